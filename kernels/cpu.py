@@ -1,0 +1,116 @@
+"""numba CPU kernels: random numbers, skip-gram pairs and negative samples.
+
+Small `@njit(cache=True, nogil=True)` functions over arrays and scalars. Random state is a
+(1,) uint64 array passed in and advanced in place, so a caller owns every stream and a run
+is reproducible from its seed. No TensorFlow here.
+
+The generator is xorshift64* (Vigna 2016): one multiply and three shifts per draw, and good
+enough for sampling (it passes BigCrush but for the lowest bits, which `below` never uses).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_MULTIPLIER = np.uint64(0x2545F4914F6CDD1D)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+def seed_state(seed: int) -> np.ndarray:
+    """A fresh (1,) uint64 random state from an integer seed (splitmix64, never zero)."""
+    z = (int(seed) + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    z ^= z >> 31
+    return np.array([z or 1], dtype=np.uint64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def next_u64(state):
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return x * _MULTIPLIER
+
+
+@njit(cache=True, nogil=True, inline="always")
+def uniform(state):
+    """A float64 uniform in [0, 1) from the top 53 bits."""
+    return (next_u64(state) >> np.uint64(11)) * _TO_UNIT
+
+
+@njit(cache=True, nogil=True, inline="always")
+def below(state, n):
+    """An int64 uniform in [0, n) (high bits, Lemire-free modulo: bias < n / 2**32)."""
+    return np.int64((next_u64(state) >> np.uint64(32)) % np.uint64(n))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def draw_alias(state, accept, alias):
+    i = below(state, accept.shape[0])
+    if uniform(state) < accept[i]:
+        return i
+    return np.int64(alias[i])
+
+
+@njit(cache=True, nogil=True)
+def skipgram_pairs_cpu(ids, sentence_ends, keep_prob, window, state, centers, contexts):
+    """Subsample, draw reduced windows and emit (center, context) pairs.
+
+    ids: (N,) int32 word ids of whole sentences; sentence_ends: (S,) int64 end offsets into
+    ids; keep_prob: (V,) float32; window: int >= 1; state: (1,) uint64 random state.
+    centers, contexts: (M,) int32 outputs with M >= 2 * window * N, or both of length 0 to
+    only count. Returns the number of pairs (written, or that would be written).
+
+    Per sentence, as word2vec: each word is kept with keep_prob[word]; then each kept word
+    at position i draws b uniform in 1..window and pairs with the kept words at i-b..i+b.
+    """
+    write = centers.shape[0] > 0
+    kept = np.empty(10_000 if ids.shape[0] > 10_000 else max(ids.shape[0], 1), dtype=np.int32)
+    n_pairs = 0
+    start = 0
+    for s in range(sentence_ends.shape[0]):
+        end = sentence_ends[s]
+        if end - start > kept.shape[0]:
+            kept = np.empty(end - start, dtype=np.int32)
+        n = 0
+        for pos in range(start, end):
+            word = ids[pos]
+            if keep_prob[word] >= 1.0 or uniform(state) < keep_prob[word]:
+                kept[n] = word
+                n += 1
+        for i in range(n):
+            b = 1 + below(state, window)
+            lo = i - b if i - b > 0 else 0
+            hi = i + b + 1 if i + b + 1 < n else n
+            for j in range(lo, hi):
+                if j != i:
+                    if write:
+                        centers[n_pairs] = kept[i]
+                        contexts[n_pairs] = kept[j]
+                    n_pairs += 1
+        start = end
+    return n_pairs
+
+
+@njit(cache=True, nogil=True)
+def fill_examples_cpu(centers, contexts, accept, alias, state, examples):
+    """Pack pairs and fresh negatives into training examples.
+
+    centers, contexts: (n,) int32; accept, alias: (V,) alias table of the noise
+    distribution; state: (1,) uint64; examples: (n, 2 + K) int32 output, row i =
+    [center, context, K negatives]. A negative equal to the context word is drawn again
+    (word2vec skips it), so every negative differs from its positive.
+    """
+    n_negatives = examples.shape[1] - 2
+    for i in range(centers.shape[0]):
+        examples[i, 0] = centers[i]
+        examples[i, 1] = contexts[i]
+        for k in range(n_negatives):
+            noise = draw_alias(state, accept, alias)
+            while noise == contexts[i] and accept.shape[0] > 1:
+                noise = draw_alias(state, accept, alias)
+            examples[i, 2 + k] = noise

@@ -1,0 +1,150 @@
+"""From sentences to fixed-size int32 training examples.
+
+>>> from w2v.batches import EncodedCorpus, SkipGramBatches
+>>> encoded = EncodedCorpus(corpus, vocab)           # ids on disk, read back in chunks
+>>> batches = SkipGramBatches(encoded, vocab, config)
+>>> for examples in batches.epoch(0): ...           # (B, 2 + K) int32 each
+
+An example row is [center, context, negative_1 .. negative_K]. The numba kernels in
+kernels/cpu.py do the per-word work; this module owns chunking, buffers and seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from kernels.cpu import fill_examples_cpu, seed_state, skipgram_pairs_cpu
+from w2v.config import TrainConfig
+from w2v.vocab import Vocabulary, alias_table
+
+CHUNK_WORDS = 1 << 18  # ids per chunk: buffers of 2·window·chunk pairs stay ~20 MB at window 5
+
+
+class EncodedCorpus:
+    """The corpus as int32 ids of its in-vocabulary words, in a temporary file.
+
+    Words outside the vocabulary are dropped (as word2vec does, before windows are drawn);
+    sentences left with fewer than two words give no pairs and are dropped too. Memory is
+    one chunk of ids plus one int64 offset per sentence, whatever the corpus size.
+    """
+
+    def __init__(self, sentences: Iterable[list[str]], vocab: Vocabulary,
+                 chunk_words: int = CHUNK_WORDS, directory: str | None = None):
+        self._file = tempfile.TemporaryFile(dir=directory)
+        lookup = vocab.index.get
+        ends: list[int] = []  # end offset of each sentence in the whole id stream
+        self.chunk_starts = [0]  # first sentence of each chunk
+        buffer: list[int] = []
+        written = 0
+        for sentence in sentences:
+            ids = [i for i in map(lookup, sentence) if i is not None]
+            if len(ids) < 2:
+                continue
+            buffer.extend(ids)
+            ends.append(written + len(buffer))
+            if len(buffer) >= chunk_words:
+                np.asarray(buffer, dtype=np.int32).tofile(self._file)
+                written += len(buffer)
+                buffer = []
+                self.chunk_starts.append(len(ends))
+        if buffer:
+            np.asarray(buffer, dtype=np.int32).tofile(self._file)
+            written += len(buffer)
+            self.chunk_starts.append(len(ends))
+        self.sentence_ends = np.asarray(ends, dtype=np.int64)
+        self.n_ids = written
+        self.n_chunks = len(self.chunk_starts) - 1
+        bounds = np.concatenate([[0], self.sentence_ends[np.asarray(self.chunk_starts[1:]) - 1]])
+        self.max_chunk_ids = int(np.diff(bounds).max()) if self.n_chunks else 0
+
+    def chunk(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk c as (ids (N,) int32, sentence_ends (S,) int64 relative to ids)."""
+        first, last = self.chunk_starts[c], self.chunk_starts[c + 1]
+        begin = int(self.sentence_ends[first - 1]) if first > 0 else 0
+        end = int(self.sentence_ends[last - 1])
+        self._file.seek(begin * 4)
+        ids = np.fromfile(self._file, dtype=np.int32, count=end - begin)
+        return ids, self.sentence_ends[first:last] - begin
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for c in range(self.n_chunks):
+            yield self.chunk(c)
+
+    def close(self):
+        self._file.close()
+
+
+class SkipGramBatches:
+    """Training examples for each epoch: seeded, reproducible, `batch_size` rows each.
+
+    Two random streams per epoch, both derived from (seed, epoch): one for subsampling and
+    windows, one for negatives. Keeping them apart lets `count_pairs` replay the first
+    without drawing negatives, so the number of steps is known exactly before training.
+    """
+
+    def __init__(self, encoded: EncodedCorpus, vocab: Vocabulary, config: TrainConfig):
+        self.encoded = encoded
+        self.keep_prob = vocab.keep_probabilities(config.sample)  # (V,) float32
+        self.accept, self.alias = alias_table(vocab.noise_distribution(config.ns_exponent))
+        self.window = config.window
+        self.negative = config.negative
+        self.batch_size = config.batch_size
+        self.seed = config.seed
+        self._pair_capacity = 2 * self.window * encoded.max_chunk_ids
+        self._steps: dict[int, int] = {}
+
+    def _states(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        base = self.seed * 1_000_003 + epoch * 2
+        return seed_state(base), seed_state(base + 1)
+
+    def count_pairs(self, epoch: int) -> int:
+        """Pairs epoch `epoch` will produce (replays its subsampling and windows only)."""
+        pair_state, _ = self._states(epoch)
+        none = np.empty(0, dtype=np.int32)
+        return sum(skipgram_pairs_cpu(ids, ends, self.keep_prob, self.window, pair_state, none, none)
+                   for ids, ends in self.encoded.chunks())
+
+    def steps(self, epoch: int) -> int:
+        """Batches in epoch `epoch`: the pairs it produces, in whole batches."""
+        if epoch not in self._steps:
+            self._steps[epoch] = self.count_pairs(epoch) // self.batch_size
+        return self._steps[epoch]
+
+    def chunk_examples(self, epoch: int) -> Iterator[np.ndarray]:
+        """Epoch `epoch` as one (n, 2 + K) int32 array per corpus chunk."""
+        pair_state, noise_state = self._states(epoch)
+        centers = np.empty(self._pair_capacity, dtype=np.int32)
+        contexts = np.empty(self._pair_capacity, dtype=np.int32)
+        for ids, ends in self.encoded.chunks():
+            n = skipgram_pairs_cpu(ids, ends, self.keep_prob, self.window, pair_state,
+                                   centers, contexts)
+            examples = np.empty((n, 2 + self.negative), dtype=np.int32)
+            fill_examples_cpu(centers[:n], contexts[:n], self.accept, self.alias, noise_state,
+                              examples)
+            yield examples
+
+    def epoch_blocks(self, epoch: int) -> Iterator[np.ndarray]:
+        """Epoch `epoch` as (m, batch_size, 2 + K) int32 blocks of whole batches.
+
+        Pairs left over at a chunk's end start the next chunk's first batch; the last
+        partial batch of the epoch (fewer than batch_size pairs) is dropped, so every step
+        has the same shape and the step count is exact.
+        """
+        b = self.batch_size
+        leftover = np.empty((0, 2 + self.negative), dtype=np.int32)
+        for examples in self.chunk_examples(epoch):
+            if len(leftover):
+                examples = np.concatenate([leftover, examples])
+            m = len(examples) // b
+            if m:
+                yield examples[:m * b].reshape(m, b, -1)
+            leftover = examples[m * b:]
+
+    def epoch(self, epoch: int) -> Iterator[np.ndarray]:
+        """Epoch `epoch` as `steps(epoch)` arrays of shape (batch_size, 2 + K), int32."""
+        for block in self.epoch_blocks(epoch):
+            yield from block

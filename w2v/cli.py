@@ -1,0 +1,121 @@
+"""w2v-train: train word vectors from the command line.
+
+    w2v-train data/novels.txt.gz -o vectors.txt
+    w2v-train corpus/ -o vectors.bin --binary --dim 300 --epochs 10
+
+Bad input ends with one line on stderr and a non-zero exit status (2 for usage errors,
+1 for the rest), and no output file. TensorFlow is imported only once training starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from w2v.config import BACKENDS, TrainConfig
+
+DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
+
+
+def default_corpus() -> Path:
+    """The corpus shipped with w2v: data/ of a source checkout, or share/w2v/ once installed."""
+    candidates = [Path(__file__).resolve().parent.parent / "data" / DEFAULT_CORPUS_NAME,
+                  Path(sys.prefix) / "share" / "w2v" / DEFAULT_CORPUS_NAME]
+    return next((p for p in candidates if p.exists()), candidates[0])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="w2v-train",
+        description="Train skip-gram negative-sampling word vectors (word2vec) with Keras "
+                    "and hand-derived sparse gradients.")
+    p.add_argument("corpus", nargs="*", type=Path,
+                   help="text files or directories: one sentence per line, whitespace tokens; "
+                        ".gz/.bz2/.xz read as such (default: the novels shipped in data/)")
+    p.add_argument("-o", "--output", type=Path, default=Path("vectors.txt"),
+                   help="where to write the vectors, word2vec format (default: vectors.txt)")
+    p.add_argument("--binary", action="store_true", help="write word2vec's binary format")
+    p.add_argument("--dim", type=int, default=d.dim, help=f"vector size (default {d.dim})")
+    p.add_argument("--window", type=int, default=d.window,
+                   help=f"max context distance (default {d.window})")
+    p.add_argument("--negative", type=int, default=d.negative,
+                   help=f"noise words per pair (default {d.negative})")
+    p.add_argument("--min-count", type=int, default=d.min_count,
+                   help=f"drop words rarer than this (default {d.min_count})")
+    p.add_argument("--max-vocab-size", type=int, default=None,
+                   help="keep only the N most frequent words (default: no cap)")
+    p.add_argument("--sample", type=float, default=d.sample,
+                   help=f"subsampling threshold, 0 to disable (default {d.sample:g})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    p.add_argument("--alpha", type=float, default=d.alpha,
+                   help=f"starting learning rate (default {d.alpha})")
+    p.add_argument("--min-alpha", type=float, default=d.min_alpha,
+                   help=f"final learning rate (default {d.min_alpha})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"(center, context) pairs per step (default {d.batch_size})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="worker threads (default: all cores)")
+    p.add_argument("--backend", default=d.backend,
+                   help=f"training backend: {', '.join(BACKENDS)} (default {d.backend})")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    return p
+
+
+def config_from_args(args) -> TrainConfig:
+    return TrainConfig(
+        dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
+        max_vocab_size=args.max_vocab_size, sample=args.sample, epochs=args.epochs,
+        alpha=args.alpha, min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed,
+        threads=args.threads, backend=args.backend)
+
+
+def check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse an output that would overwrite an input or cannot be written."""
+    for path in inputs:
+        if path.exists() and output.exists() and os.path.samefile(path, output):
+            raise ValueError(f"output {str(output)!r} is an input file: refusing to overwrite it")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"output directory does not exist: {str(folder)!r}")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"output directory is not writable: {str(folder)!r}")
+    if output.is_dir():
+        raise ValueError(f"output {str(output)!r} is a directory")
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    corpus = args.corpus or [default_corpus()]
+    try:
+        config = config_from_args(args).validated()
+    except ValueError as err:
+        flag = "--" + str(err).split(" ", 1)[0].replace("_", "-")
+        parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
+    try:
+        check_output(args.output, corpus)
+        from w2v.train import train
+
+        vectors, summary = train(corpus, config, progress=not args.quiet)
+        vectors.save_word2vec_format(args.output, binary=args.binary)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"w2v-train: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("w2v-train: interrupted; no output written", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        if summary.bad_bytes:
+            print(f"warning: {summary.bad_bytes:,} undecodable bytes were read as U+FFFD",
+                  file=sys.stderr)
+        print(summary)
+        print(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

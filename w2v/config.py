@@ -1,0 +1,70 @@
+"""Training configuration: every default in one place, with the reason for it.
+
+>>> from w2v.config import TrainConfig
+>>> TrainConfig(dim=50).validated().dim
+50
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+
+BACKENDS = ("keras",)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dim: int = 100  # word2vec's and gensim's default; the published text8 figures use it
+    window: int = 5  # max distance to a context word; the reduced window is uniform in 1..window
+    negative: int = 5  # noise words per (center, context) pair, word2vec's default
+    min_count: int = 5  # rarer words are dropped before training, as in word2vec and gensim
+    max_vocab_size: int | None = None  # keep only the most frequent N words (None: no cap)
+    sample: float = 1e-3  # word2vec's subsampling threshold for frequent words (0 disables it)
+    ns_exponent: float = 0.75  # noise distribution ~ count**0.75 (Mikolov et al. 2013)
+    epochs: int = 5  # word2vec's and gensim's default
+    alpha: float = 0.025  # word2vec's skip-gram starting learning rate
+    min_alpha: float = 0.0001  # gensim's final learning rate; decay is linear over all epochs
+    batch_size: int = 1024  # (center, context) pairs per step: measured best speed at gensim quality
+    seed: int = 1  # every random draw (init, subsampling, windows, negatives) derives from it
+    threads: int = 0  # 0: all cores of this machine
+    backend: str = "keras"
+    max_sentence_length: int = 10_000  # longer lines (text8) are cut, as word2vec and gensim do
+
+    def validated(self) -> "TrainConfig":
+        """Return self, or raise ValueError naming the first bad field and its value."""
+        checks = [
+            ("dim", self.dim >= 1, "must be at least 1"),
+            ("window", self.window >= 1, "must be at least 1"),
+            ("negative", self.negative >= 1, "must be at least 1"),
+            ("min_count", self.min_count >= 1, "must be at least 1"),
+            ("max_vocab_size", self.max_vocab_size is None or self.max_vocab_size >= 1,
+             "must be at least 1"),
+            ("sample", math.isfinite(self.sample) and self.sample >= 0, "must be >= 0"),
+            ("ns_exponent", math.isfinite(self.ns_exponent), "must be a finite number"),
+            ("epochs", self.epochs >= 1, "must be at least 1"),
+            ("alpha", math.isfinite(self.alpha) and self.alpha > 0, "must be a number > 0"),
+            ("min_alpha", math.isfinite(self.min_alpha) and 0 <= self.min_alpha <= self.alpha,
+             "must be between 0 and alpha"),
+            ("batch_size", self.batch_size >= 1, "must be at least 1"),
+            ("threads", self.threads >= 0, "must be >= 0 (0 means all cores)"),
+            ("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS)}"),
+            ("max_sentence_length", self.max_sentence_length >= 2, "must be at least 2"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"{name} {rule}, got {getattr(self, name)!r}")
+        return self
+
+    @property
+    def worker_threads(self) -> int:
+        """Threads to use: `threads`, or every core when it is 0."""
+        return self.threads or os.cpu_count() or 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,154 @@
+"""The one orchestrator: corpus → vocabulary → batches → a backend → embeddings.
+
+>>> from w2v import TrainConfig, train
+>>> vectors, summary = train("data/novels.txt.gz", TrainConfig(epochs=1))
+>>> print(summary)
+
+Backends share the vocabulary, the batches and the learning-rate schedule:
+- keras: `SkipGram.train_step` with closed-form gradients, through `model.fit`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from itertools import islice
+
+from w2v.batches import EncodedCorpus, SkipGramBatches
+from w2v.config import TrainConfig
+from w2v.corpus import Corpus
+from w2v.vectors import Embeddings
+from w2v.vocab import Vocabulary
+
+STEPS_PER_EXECUTION = 16  # steps per tf.function call: amortises Python overhead per step
+
+
+@dataclass
+class TrainSummary:
+    vocab_size: int
+    corpus_words: int  # tokens read in one pass over the corpus
+    epochs: int
+    steps: int  # batches trained, all epochs
+    batch_size: int
+    train_seconds: float  # the training loop alone
+    total_seconds: float  # reading, vocabulary, encoding and training
+    final_loss: float  # mean SGNS loss per example over the last epoch
+    bad_bytes: int  # undecodable input bytes replaced by U+FFFD
+
+    @property
+    def words_per_second(self) -> float:
+        """Corpus words × epochs per second of training (word2vec's and gensim's measure)."""
+        return self.corpus_words * self.epochs / max(self.train_seconds, 1e-9)
+
+    def __str__(self) -> str:
+        return (f"vocabulary {self.vocab_size:,} words | trained {self.corpus_words * self.epochs:,}"
+                f" words ({self.epochs} epochs of {self.corpus_words:,}) in {self.train_seconds:.1f} s"
+                f" | {self.words_per_second:,.0f} words/s | final loss {self.final_loss:.4f}"
+                f" | total {self.total_seconds:.1f} s")
+
+
+def prepare(corpus_paths, config: TrainConfig) -> tuple[Corpus, Vocabulary, SkipGramBatches]:
+    """Read the corpus twice (count, then encode) and set up the batches.
+
+    Raises FileNotFoundError for a missing path and ValueError for a corpus that cannot
+    train (empty, or nothing left after min_count).
+    """
+    corpus = Corpus(corpus_paths, max_sentence_length=config.max_sentence_length)
+    vocab = Vocabulary.build(corpus, config.min_count, config.max_vocab_size)
+    names = ", ".join(str(p) for p in corpus.paths)
+    if corpus.words == 0:
+        raise ValueError(f"corpus is empty: no words in {names}")
+    if len(vocab) == 0:
+        raise ValueError(f"vocabulary is empty: no word occurs min_count={config.min_count} "
+                         f"times in {corpus.words:,} words of {names}")
+    encoded = EncodedCorpus(corpus, vocab)
+    if encoded.n_ids == 0:
+        raise ValueError(f"nothing to train on: no line of {names} has two words that occur "
+                         f"min_count={config.min_count} times")
+    return corpus, vocab, SkipGramBatches(encoded, vocab, config)
+
+
+def train(corpus_paths, config: TrainConfig | None = None, progress: bool = False,
+          callbacks=()) -> tuple[Embeddings, TrainSummary]:
+    """Train word vectors on the files `corpus_paths` (a path or a list of paths).
+
+    progress: show a tqdm bar on stderr. callbacks: Keras callbacks for the keras backend.
+    Returns the input vectors as Embeddings, and a TrainSummary.
+    """
+    config = (config or TrainConfig()).validated()
+    started = time.perf_counter()
+    corpus, vocab, batches = prepare(corpus_paths, config)
+    try:
+        steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
+        if steps_per_epoch == 0:  # a corpus smaller than one batch: one batch per epoch
+            batches.batch_size = batches.count_pairs(0) or 1
+            batches._steps.clear()
+            steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
+        tick = time.perf_counter()
+        vectors, final_loss = _fit_keras(batches, len(vocab), config, steps_per_epoch,
+                                         corpus.words, progress, callbacks)
+        train_seconds = time.perf_counter() - tick
+    finally:
+        batches.encoded.close()
+    summary = TrainSummary(
+        vocab_size=len(vocab), corpus_words=corpus.words, epochs=config.epochs,
+        steps=steps_per_epoch * config.epochs, batch_size=batches.batch_size,
+        train_seconds=train_seconds, total_seconds=time.perf_counter() - started,
+        final_loss=final_loss, bad_bytes=corpus.bad_bytes)
+    return Embeddings(vocab.words, vectors), summary
+
+
+def _epoch_stream(batches: SkipGramBatches, epochs: int, steps_per_epoch: int):
+    """Blocks of batches for all epochs, each epoch cut to `steps_per_epoch` batches.
+
+    Epochs differ by a few batches (subsampling is random); `model.fit` wants one count,
+    so each epoch trains its first `steps_per_epoch` and skips the few left at its end.
+    """
+    for epoch in range(epochs):
+        left = steps_per_epoch
+        for block in batches.epoch_blocks(epoch):
+            if left <= 0:
+                break
+            yield block[:left]
+            left -= len(block[:left])
+
+
+def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
+               steps_per_epoch: int, corpus_words: int, progress: bool, callbacks):
+    """Train the keras backend; returns ((V, d) float32 input vectors, final loss)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    threads = config.worker_threads
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # TensorFlow already started in this process: keep its thread pools
+    from w2v.model import SkipGram
+    from w2v.optimizers import LinearDecay, SparseSGD
+
+    b, width = batches.batch_size, 2 + config.negative
+    dataset = tf.data.Dataset.from_generator(
+        lambda: _epoch_stream(batches, config.epochs, steps_per_epoch),
+        output_signature=tf.TensorSpec((None, b, width), tf.int32),
+    ).prefetch(2).unbatch().prefetch(64)
+    total_steps = steps_per_epoch * config.epochs
+    schedule = LinearDecay(config.alpha, config.min_alpha, total_steps)
+    model = SkipGram(vocab_size, config.dim, seed=config.seed)
+    model.compile(optimizer=SparseSGD(schedule), jit_compile=True,
+                  steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch))
+    callbacks = list(callbacks)
+    if progress:
+        from w2v.progress import ProgressBar
+        callbacks.append(ProgressBar(total_steps, corpus_words * config.epochs / total_steps,
+                                     schedule))
+    with warnings.catch_warnings():
+        # Keras peeks one batch past the last step of the last epoch and warns that the
+        # stream ran dry; the stream holds exactly epochs × steps_per_epoch batches.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                            callbacks=callbacks, verbose=0, shuffle=False)
+    return model.input_vectors.numpy(), float(history.history["loss"][-1])

@@ -1,0 +1,97 @@
+"""Vocabulary: word counts, ids by frequency, subsampling and the noise distribution.
+
+>>> from w2v.vocab import Vocabulary
+>>> vocab = Vocabulary.build([["a", "b", "a"], ["a", "c"]], min_count=1)
+>>> vocab.words, vocab.counts.tolist()
+(['a', 'b', 'c'], [3, 1, 1])
+
+Ids go by descending count, ties broken by the word itself, so the same corpus gives the
+same ids whatever order its files are read in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Vocabulary:
+    words: list[str]  # id -> word, most frequent first
+    counts: np.ndarray  # (V,) int64: corpus count of each word
+    corpus_words: int  # every token of the corpus, those below min_count included
+    index: dict[str, int] = field(init=False, repr=False)  # word -> id
+
+    def __post_init__(self):
+        self.counts = np.asarray(self.counts, dtype=np.int64)
+        if len(self.words) != len(self.counts):
+            raise ValueError(f"{len(self.words)} words but {len(self.counts)} counts")
+        self.index = {word: i for i, word in enumerate(self.words)}
+
+    @classmethod
+    def build(cls, sentences: Iterable[list[str]], min_count: int = 5,
+              max_vocab_size: int | None = None) -> "Vocabulary":
+        """Count every token of `sentences` and keep words seen at least `min_count` times.
+
+        `max_vocab_size` keeps only the most frequent words, after min_count.
+        """
+        counter: Counter[str] = Counter()
+        for sentence in sentences:
+            counter.update(sentence)
+        kept = sorted(((w, c) for w, c in counter.items() if c >= min_count),
+                      key=lambda wc: (-wc[1], wc[0]))
+        if max_vocab_size is not None:
+            kept = kept[:max_vocab_size]
+        words = [w for w, _ in kept]
+        counts = np.array([c for _, c in kept], dtype=np.int64)
+        return cls(words, counts, corpus_words=sum(counter.values()))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def trained_words(self) -> int:
+        """Tokens that survive min_count: what one epoch trains on before subsampling."""
+        return int(self.counts.sum())
+
+    def keep_probabilities(self, sample: float) -> np.ndarray:
+        """(V,) float32: probability that one occurrence of each word is kept.
+
+        word2vec's rule, with f the word's share of the trained words and t = `sample`:
+        keep = (sqrt(f / t) + 1) * t / f, capped at 1; `sample` = 0 keeps every word.
+        """
+        if sample <= 0:
+            return np.ones(len(self), dtype=np.float32)
+        share = self.counts / self.trained_words
+        keep = (np.sqrt(share / sample) + 1.0) * sample / share
+        return np.minimum(keep, 1.0).astype(np.float32)
+
+    def noise_distribution(self, exponent: float = 0.75) -> np.ndarray:
+        """(V,) float64: probability of drawing each word as a negative, ∝ count**exponent."""
+        weights = self.counts.astype(np.float64) ** exponent
+        return weights / weights.sum()
+
+
+def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker/Vose alias table for O(1) sampling from a discrete distribution.
+
+    probabilities: (V,) float64 summing to 1.
+    Returns (accept (V,) float32, alias (V,) int32): draw i uniform in [0, V) and u uniform
+    in [0, 1); the sample is i if u < accept[i], else alias[i].
+    """
+    n = len(probabilities)
+    scaled = np.asarray(probabilities, dtype=np.float64) * n
+    accept = np.ones(n, dtype=np.float64)
+    alias = np.arange(n, dtype=np.int32)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        accept[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    # whatever is left is 1 up to rounding: it always accepts itself
+    return accept.astype(np.float32), alias
