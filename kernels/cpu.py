@@ -57,6 +57,22 @@ def draw_alias(state, accept, alias):
 
 
 @njit(cache=True, nogil=True)
+def subsample_cpu(ids, keep_prob, state, kept):
+    """Keep each word of ids (n,) int32 with probability keep_prob[word]; returns the count.
+
+    kept: (>= n,) int32 output, the kept words in order. state: (1,) uint64 random state
+    (a word whose keep probability is 1 draws no random number).
+    """
+    n = 0
+    for pos in range(ids.shape[0]):
+        word = ids[pos]
+        if keep_prob[word] >= 1.0 or uniform(state) < keep_prob[word]:
+            kept[n] = word
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
 def skipgram_pairs_cpu(ids, sentence_ends, keep_prob, window, state, centers, contexts):
     """Subsample, draw reduced windows and emit (center, context) pairs.
 
@@ -76,12 +92,7 @@ def skipgram_pairs_cpu(ids, sentence_ends, keep_prob, window, state, centers, co
         end = sentence_ends[s]
         if end - start > kept.shape[0]:
             kept = np.empty(end - start, dtype=np.int32)
-        n = 0
-        for pos in range(start, end):
-            word = ids[pos]
-            if keep_prob[word] >= 1.0 or uniform(state) < keep_prob[word]:
-                kept[n] = word
-                n += 1
+        n = subsample_cpu(ids[start:end], keep_prob, state, kept)
         for i in range(n):
             b = 1 + below(state, window)
             lo = i - b if i - b > 0 else 0

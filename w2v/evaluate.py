@@ -25,7 +25,7 @@ def to_keyed_vectors(embeddings):
     """A gensim KeyedVectors holding the same words and vectors."""
     from gensim.models import KeyedVectors
 
-    kv = KeyedVectors(vector_size=embeddings.dim, count=len(embeddings))
+    kv = KeyedVectors(vector_size=embeddings.dim)
     kv.add_vectors(embeddings.words, embeddings.vectors)
     return kv
 

@@ -71,10 +71,13 @@ def prepare(corpus_paths, config: TrainConfig) -> tuple[Corpus, Vocabulary, Skip
 
 
 def train(corpus_paths, config: TrainConfig | None = None, progress: bool = False,
-          callbacks=()) -> tuple[Embeddings, TrainSummary]:
+          callbacks=(), model_class=None, optimizer_factory=None
+          ) -> tuple[Embeddings, TrainSummary]:
     """Train word vectors on the files `corpus_paths` (a path or a list of paths).
 
     progress: show a tqdm bar on stderr. callbacks: Keras callbacks for the keras backend.
+    model_class: a SkipGram subclass to train instead (default w2v.model.SkipGram);
+    optimizer_factory: schedule -> Keras optimizer (default w2v.optimizers.SparseSGD).
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
     config = (config or TrainConfig()).validated()
@@ -88,7 +91,8 @@ def train(corpus_paths, config: TrainConfig | None = None, progress: bool = Fals
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
         tick = time.perf_counter()
         vectors, final_loss = _fit_keras(batches, len(vocab), config, steps_per_epoch,
-                                         corpus.words, progress, callbacks)
+                                         corpus.words, progress, callbacks, model_class,
+                                         optimizer_factory)
         train_seconds = time.perf_counter() - tick
     finally:
         batches.encoded.close()
@@ -116,7 +120,8 @@ def _epoch_stream(batches: SkipGramBatches, epochs: int, steps_per_epoch: int):
 
 
 def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
-               steps_per_epoch: int, corpus_words: int, progress: bool, callbacks):
+               steps_per_epoch: int, corpus_words: int, progress: bool, callbacks,
+               model_class=None, optimizer_factory=None):
     """Train the keras backend; returns ((V, d) float32 input vectors, final loss)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -137,8 +142,8 @@ def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
     ).prefetch(2).unbatch().prefetch(64)
     total_steps = steps_per_epoch * config.epochs
     schedule = LinearDecay(config.alpha, config.min_alpha, total_steps)
-    model = SkipGram(vocab_size, config.dim, seed=config.seed)
-    model.compile(optimizer=SparseSGD(schedule), jit_compile=True,
+    model = (model_class or SkipGram)(vocab_size, config.dim, seed=config.seed)
+    model.compile(optimizer=(optimizer_factory or SparseSGD)(schedule), jit_compile=True,
                   steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch))
     callbacks = list(callbacks)
     if progress:

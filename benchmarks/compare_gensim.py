@@ -1,0 +1,231 @@
+"""Side by side: the keras backend, the same model trained by autodiff, and gensim.
+
+    python -m benchmarks.compare_gensim --corpus ../shared/corpora/gut8.gz --out benchmarks/results/gut8
+
+Every system trains on the same text with the same hyper-parameters and thread count, each
+run in its own subprocess (so peak memory is its own), runs interleaved round by round, and
+the table gives the median of the rounds. Words/s = corpus words × epochs / training seconds
+(vocabulary building excluded for everyone), as word2vec and gensim report it.
+
+gensim reads the text in corpus_file mode (its fastest) from a copy cut into 10,000-word
+lines: corpus_file mode silently drops the rest of a longer line, so on text8-style corpora
+it would otherwise train on 10,000 words. The script checks gensim's word count against ours.
+
+Quality: analogy accuracy (questions-words.txt, 30k most frequent words) and Spearman on
+WordSim353 and SimLex-999 (gensim's copies), plus any --pair-set files (e.g. MEN).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SYSTEMS = ("keras", "autodiff", "gensim")
+
+
+def write_split_copy(corpus: Path, out: Path, max_words: int | None) -> int:
+    """Copy `corpus` to `out` as lines of at most 10,000 words; returns the words written."""
+    from w2v.corpus import Corpus
+
+    words = 0
+    with open(out, "w", encoding="utf-8") as f:
+        for sentence in Corpus([corpus]):
+            if max_words is not None and words + len(sentence) > max_words:
+                sentence = sentence[:max_words - words]
+            if sentence:
+                f.write(" ".join(sentence) + "\n")
+                words += len(sentence)
+            if max_words is not None and words >= max_words:
+                break
+    return words
+
+
+def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: dict) -> dict:
+    """Train one system in this process; returns its measurements."""
+    from w2v.config import TrainConfig
+    from w2v.evaluate import evaluate
+
+    result = {"system": system}
+    if system == "gensim":
+        from gensim.models import Word2Vec
+
+        tick = time.perf_counter()
+        model = Word2Vec(vector_size=params["dim"], window=params["window"],
+                         negative=params["negative"], sample=params["sample"],
+                         min_count=params["min_count"], workers=params["threads"], sg=1, hs=0,
+                         alpha=params["alpha"], min_alpha=params["min_alpha"],
+                         seed=params["seed"])
+        model.build_vocab(corpus_file=corpus)
+        prepared = time.perf_counter()
+        model.train(corpus_file=corpus, total_words=model.corpus_total_words,
+                    total_examples=model.corpus_count, epochs=params["epochs"])
+        done = time.perf_counter()
+        vectors = model.wv
+        result.update(corpus_words=int(model.corpus_total_words), vocab_size=len(vectors),
+                      train_seconds=done - prepared, total_seconds=done - tick)
+    else:
+        import keras
+
+        from w2v.train import train
+
+        extra = {}
+        if system == "autodiff":
+            from benchmarks.autodiff import AutodiffSkipGram
+
+            extra = dict(model_class=AutodiffSkipGram,
+                         optimizer_factory=lambda lr: keras.optimizers.SGD(lr))
+        config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()})
+        vectors, summary = train(corpus, config, **extra)
+        result.update(corpus_words=summary.corpus_words, vocab_size=summary.vocab_size,
+                      train_seconds=summary.train_seconds, total_seconds=summary.total_seconds,
+                      final_loss=summary.final_loss, batch_size=summary.batch_size)
+    result["words_per_second"] = result["corpus_words"] * params["epochs"] / result["train_seconds"]
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if quality:
+        result["quality"] = evaluate(vectors, pair_sets)
+    return result
+
+
+def batch_generation_rate(corpus: str, params: dict) -> float:
+    """Pairs/s of the numba batch generator alone (subsampling, windows, negatives)."""
+    from w2v.config import TrainConfig
+    from w2v.train import prepare
+
+    config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()})
+    _, _, batches = prepare(corpus, config)
+    for _ in batches.chunk_examples(0):  # compile the kernels
+        break
+    tick = time.perf_counter()
+    pairs = sum(len(x) for x in batches.chunk_examples(1))
+    return pairs / (time.perf_counter() - tick)
+
+
+def markdown(report: dict) -> str:
+    med = report["median"]
+    base = med.get("gensim", {}).get("words_per_second")
+    auto = med.get("autodiff", {}).get("words_per_second")
+    qual_keys = [k for k in next((m["quality"] for m in med.values() if "quality" in m), {})
+                 if not k.endswith("_oov")]
+    head = ["system", "words/s", "× gensim", "× autodiff", "train s", "peak RSS MB"] + qual_keys
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for system, m in med.items():
+        wps = m["words_per_second"]
+        row = [system, f"{wps:,.0f}", f"{wps / base:.3f}" if base else "–",
+               f"{wps / auto:.2f}" if auto else "–", f"{m['train_seconds']:.1f}",
+               f"{m['peak_rss_mb']:,.0f}"]
+        row += [f"{m['quality'].get(k, float('nan')):.4f}" if "quality" in m else "–"
+                for k in qual_keys]
+        lines.append("| " + " | ".join(row) + " |")
+    p = report["params"]
+    lines += ["", f"corpus: {report['corpus']} ({report['corpus_words']:,} words; gensim counted "
+              f"{med.get('gensim', {}).get('corpus_words', 0):,}), dim {p['dim']}, window "
+              f"{p['window']}, negative {p['negative']}, sample {p['sample']}, min_count "
+              f"{p['min_count']}, epochs {p['epochs']}, threads {p['threads']}; median of "
+              f"{report['rounds']} interleaved round(s); batch generator alone: "
+              f"{report['generator_pairs_per_second']:,.0f} pairs/s; {report['machine']}"]
+    return "\n".join(lines) + "\n"
+
+
+def median_of(runs: list[dict]) -> dict:
+    """Median of each number over runs (quality scores included)."""
+    out = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)):
+            out[key] = statistics.median(r[key] for r in runs)
+    if "quality" in runs[0]:
+        out["quality"] = {k: statistics.median(r["quality"][k] for r in runs)
+                          for k in runs[0]["quality"]}
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="data/novels.txt.gz")
+    p.add_argument("--max-words", type=int, default=None, help="train on this prefix only")
+    p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median reported)")
+    p.add_argument("--quality-rounds", type=int, default=None,
+                   help="evaluate quality in the first N rounds only (default: all)")
+    p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
+    p.add_argument("--pair-set", action="append", default=[], metavar="NAME=PATH",
+                   help="extra word-pair set to score, e.g. men=../shared/eval/EN-MEN-TR-3k.txt")
+    p.add_argument("--dim", type=int, default=100)
+    p.add_argument("--window", type=int, default=5)
+    p.add_argument("--negative", type=int, default=5)
+    p.add_argument("--sample", type=float, default=1e-3)
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--alpha", type=float, default=0.025)
+    p.add_argument("--min-alpha", type=float, default=0.0001)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--run-one", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--quality", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    params = {k: getattr(args, k) for k in ("dim", "window", "negative", "sample", "min_count",
+                                            "epochs", "alpha", "min_alpha", "seed", "threads")}
+    if args.batch_size:
+        params["batch_size"] = args.batch_size
+    pair_sets = dict(s.split("=", 1) for s in args.pair_set)
+
+    if args.run_one:  # child process: one system, one run
+        print(json.dumps(run_one(args.run_one, args.corpus, params, args.quality, pair_sets)))
+        return
+
+    systems = args.systems.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        text = Path(tmp) / "corpus.txt"
+        words = write_split_copy(Path(args.corpus), text, args.max_words)
+        print(f"corpus copy: {words:,} words in lines of ≤ 10,000", file=sys.stderr)
+        runs: dict[str, list[dict]] = {s: [] for s in systems}
+        for r in range(args.rounds):
+            for system in systems:
+                quality = args.quality_rounds is None or r < args.quality_rounds
+                cmd = [sys.executable, "-m", "benchmarks.compare_gensim", "--run-one", system,
+                       "--corpus", str(text)] + (["--quality"] if quality else [])
+                for k, v in params.items():
+                    cmd += [f"--{k.replace('_', '-')}", str(v)]
+                cmd += [a for s in args.pair_set for a in ("--pair-set", s)]
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                if out.returncode != 0:
+                    sys.exit(f"{system} failed:\n{out.stderr[-3000:]}")
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                runs[system].append(result)
+                print(f"round {r + 1} {system}: {result['words_per_second']:,.0f} words/s, "
+                      f"{result['train_seconds']:.1f} s, {result.get('quality', '')}",
+                      file=sys.stderr, flush=True)
+        gen_rate = batch_generation_rate(str(text), params)
+    if "gensim" in runs and runs["gensim"][0]["corpus_words"] != words:
+        print(f"warning: gensim counted {runs['gensim'][0]['corpus_words']:,} words, "
+              f"we wrote {words:,}", file=sys.stderr)
+    median = {}
+    for system, rs in runs.items():
+        median[system] = median_of(rs)
+        qualities = [x for x in rs if "quality" in x]
+        if qualities:
+            median[system]["quality"] = median_of(qualities)["quality"]
+    report = {"corpus": args.corpus, "max_words": args.max_words, "corpus_words": words,
+              "params": params, "rounds": args.rounds, "runs": runs, "median": median,
+              "generator_pairs_per_second": gen_rate,
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                         f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}"}
+    table = markdown(report)
+    print(table)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
+        Path(args.out + ".md").write_text(table)
+
+
+if __name__ == "__main__":
+    main()

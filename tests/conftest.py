@@ -1,0 +1,41 @@
+"""Shared fixtures: small corpora written to temporary files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+GROUPS = 6  # planted structure: words of a group only ever co-occur with each other
+GROUP_SIZE = 8
+
+
+def planted_sentences(n_sentences: int = 3000, length: int = 12, seed: int = 0) -> list[list[str]]:
+    """Sentences each drawn from one group's words: g{group}w{word}."""
+    rng = np.random.default_rng(seed)
+    sentences = []
+    for _ in range(n_sentences):
+        g = rng.integers(GROUPS)
+        sentences.append([f"g{g}w{w}" for w in rng.integers(GROUP_SIZE, size=length)])
+    return sentences
+
+
+@pytest.fixture
+def planted_corpus(tmp_path):
+    path = tmp_path / "planted.txt.gz"
+    with gzip.open(path, "wt") as f:
+        for sentence in planted_sentences():
+            f.write(" ".join(sentence) + "\n")
+    return path
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path):
+    """About 6,000 words of plain text: enough for every stage, fast to train."""
+    path = tmp_path / "tiny.txt"
+    path.write_text("\n".join(" ".join(s) for s in planted_sentences(500)) + "\n")
+    return path
