@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from w2v.model import SkipGram
-from w2v.optimizers import LinearDecay, SparseSGD
+from w2v.config import OPTIMIZERS
+from w2v.optimizers import (LinearDecay, SoftBatch, SparseAdagrad, SparseMomentum, SparseOptimizer,
+                            SparseSGD, make_optimizer)
 from w2v import sgns
 
 V, D = 20, 6
@@ -110,3 +112,119 @@ def test_config_round_trips():
     assert float(restored.learning_rate) == pytest.approx(0.03)
     model = SkipGram(V, D, seed=3)
     assert SkipGram.from_config(model.get_config()).get_config() == model.get_config()
+
+
+def test_soft_batch_of_k_steps_equals_one_step_on_the_concatenated_batch():
+    batches = [examples(s) for s in range(4)]
+    soft = model_with(SoftBatch(SparseSGD(0.05), steps_per_update=4))
+    whole = model_with(SparseSGD(0.05))
+    before = soft.output_vectors.numpy()
+    for i, batch in enumerate(batches):
+        soft.train_step(tf.constant(batch))
+        if i < 3:  # nothing moves until the k-th step
+            np.testing.assert_array_equal(soft.output_vectors.numpy(), before)
+    whole.train_step(tf.constant(np.concatenate(batches)))
+    for a, b in zip(soft.tables, whole.tables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-7)
+    assert int(soft.optimizer.iterations.numpy()) == 4
+    assert int(soft.optimizer.inner.iterations.numpy()) == 1  # the schedule advanced once
+
+
+def test_soft_batch_inside_a_compiled_fit_loop():
+    soft = model_with(SoftBatch(SparseSGD(0.05), steps_per_update=2))
+    whole = model_with(SparseSGD(0.05))
+    batches = [examples(s) for s in range(4)]
+    soft.fit(tf.data.Dataset.from_tensor_slices(np.stack(batches)), epochs=1, verbose=0,
+             shuffle=False)
+    for pair in (batches[:2], batches[2:]):
+        whole.train_step(tf.constant(np.concatenate(pair)))
+    for a, b in zip(soft.tables, whole.tables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def test_soft_batch_of_heun_steps_on_the_concatenated_batch():
+    from w2v.runge_kutta import RungeKutta
+
+    soft = model_with(SoftBatch(RungeKutta(0.05, method="heun"), steps_per_update=3))
+    whole = model_with(RungeKutta(0.05, method="heun"))
+    batches = [examples(s) for s in range(3)]
+    for batch in batches:
+        soft.train_step(tf.constant(batch))
+    whole.train_step(tf.constant(np.concatenate(batches)))
+    for a, b in zip(soft.tables, whole.tables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
+def reference_rows(batch, w_in, w_out):
+    """Per table, the batch's summed gradient as a dense (V, D) array and the touched rows."""
+    _, g_w, g_u = sgns.loss_and_gradients(w_in[batch[:, 0]], w_out[batch[:, 1:]])
+    g_in, g_out = np.zeros_like(w_in), np.zeros_like(w_out)
+    np.add.at(g_in, batch[:, 0], g_w)
+    np.add.at(g_out, batch[:, 1:].reshape(-1), g_u.reshape(-1, D))
+    return [(g_in, np.unique(batch[:, 0])), (g_out, np.unique(batch[:, 1:]))]
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_lazy_momentum_equals_numpy_reference(nesterov):
+    model = model_with(SparseMomentum(0.05, momentum=0.8, nesterov=nesterov))
+    tables = [t.numpy() for t in model.tables]
+    velocity = [np.zeros_like(t) for t in tables]
+    for seed in range(3):
+        batch = examples(seed, batch=8)  # small batches: some rows untouched each step
+        grads = reference_rows(batch, *tables)
+        for t, (g, rows) in enumerate(grads):
+            velocity[t][rows] = 0.8 * velocity[t][rows] + g[rows]  # only touched rows decay
+            step = g[rows] + 0.8 * velocity[t][rows] if nesterov else velocity[t][rows]
+            tables[t][rows] -= 0.05 * step
+        model.train_step(tf.constant(batch))
+    for got, want in zip(model.tables, tables):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+
+
+def test_adagrad_equals_numpy_reference():
+    model = model_with(SparseAdagrad(0.1))
+    tables = [t.numpy() for t in model.tables]
+    accumulators = [np.full_like(t, 0.1) for t in tables]
+    for seed in range(3):
+        batch = examples(seed, batch=8)
+        for t, (g, rows) in enumerate(reference_rows(batch, *tables)):
+            accumulators[t][rows] += g[rows] ** 2
+            tables[t][rows] -= 0.1 * g[rows] / (np.sqrt(accumulators[t][rows]) + 1e-7)
+        model.train_step(tf.constant(batch))
+    for got, want in zip(model.tables, tables):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("k", [1, 2])
+def test_no_optimizer_writes_a_whole_table(monkeypatch, name, k):
+    """Tables and their (V, D) slots are only ever written row by row."""
+    optimizer = make_optimizer(name, 0.05, steps_per_update=k)
+    getattr(optimizer, "inner", optimizer).rtol = 10.0  # adaptive methods: accept the step
+    model = model_with(optimizer)
+    for kind in ("assign", "assign_add", "assign_sub"):
+        original = getattr(SparseOptimizer, kind)
+
+        def checked(self, variable, value, _original=original, _kind=kind):
+            if tuple(variable.shape) == (V, D) and not isinstance(value, tf.IndexedSlices):
+                raise AssertionError(f"dense {_kind} of {variable.name}")
+            return _original(self, variable, value)
+
+        monkeypatch.setattr(SparseOptimizer, kind, checked)
+    for table in model.tables:
+        for attr in ("assign", "assign_add", "assign_sub"):
+            monkeypatch.setattr(table, attr, lambda *a, **kw: (_ for _ in ()).throw(
+                AssertionError("dense write to an embedding table")))
+    before = model.output_vectors.numpy()
+    for seed in range(k):
+        model.train_step(tf.constant(examples(seed)))
+    assert not np.array_equal(model.output_vectors.numpy(), before)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_optimizer_config_round_trips(name):
+    for k in (1, 3):
+        optimizer = make_optimizer(name, LinearDecay(0.025, 0.0001, 100), steps_per_update=k)
+        again = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+        assert type(again) is type(optimizer)
+        assert again.get_config() == optimizer.get_config()

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from w2v.config import BACKENDS, TrainConfig
+from w2v.config import BACKENDS, OPTIMIZERS, TrainConfig
 
 DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
 
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker threads (default: all cores)")
     p.add_argument("--backend", default=d.backend,
                    help=f"training backend: {', '.join(BACKENDS)} (default {d.backend})")
+    p.add_argument("--optimizer", default=d.optimizer,
+                   help=f"{' | '.join(OPTIMIZERS)} (default {d.optimizer}); euler..rk45 are "
+                        "Runge–Kutta methods, several gradient evaluations per step")
+    p.add_argument("--steps-per-update", type=int, default=d.steps_per_update,
+                   help="soft batch: accumulate this many batches, then update once "
+                        f"(default {d.steps_per_update})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
 
@@ -70,7 +76,8 @@ def config_from_args(args) -> TrainConfig:
         dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
         max_vocab_size=args.max_vocab_size, sample=args.sample, epochs=args.epochs,
         alpha=args.alpha, min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed,
-        threads=args.threads, backend=args.backend)
+        threads=args.threads, backend=args.backend, optimizer=args.optimizer,
+        steps_per_update=args.steps_per_update)
 
 
 def check_output(output: Path, inputs: list[Path]) -> None:

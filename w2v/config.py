@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 
 BACKENDS = ("keras",)
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad",  # one gradient per step
+              "euler", "midpoint", "heun", "ralston", "rk3", "rk4", "rk23", "rk45")  # Runge–Kutta
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class TrainConfig:
     seed: int = 1  # every random draw (init, subsampling, windows, negatives) derives from it
     threads: int = 0  # 0: all cores of this machine
     backend: str = "keras"
+    optimizer: str = "sgd"  # word2vec's plain SGD; see w2v.optimizers and w2v.runge_kutta
+    steps_per_update: int = 1  # soft batch: accumulate k batches' gradients, update once
     max_sentence_length: int = 10_000  # longer lines (text8) are cut, as word2vec and gensim do
 
     def validated(self) -> "TrainConfig":
@@ -50,6 +54,9 @@ class TrainConfig:
             ("batch_size", self.batch_size >= 1, "must be at least 1"),
             ("threads", self.threads >= 0, "must be >= 0 (0 means all cores)"),
             ("backend", self.backend in BACKENDS, f"must be one of {', '.join(BACKENDS)}"),
+            ("optimizer", self.optimizer in OPTIMIZERS,
+             f"must be one of {', '.join(OPTIMIZERS)}"),
+            ("steps_per_update", self.steps_per_update >= 1, "must be at least 1"),
             ("max_sentence_length", self.max_sentence_length >= 2, "must be at least 2"),
         ]
         for name, ok, rule in checks:

@@ -61,9 +61,41 @@ class SkipGram(keras.Model):
         ]
         return loss, grads
 
+    @property
+    def tables(self):
+        """[input_vectors, output_vectors]: the variables a step updates, in this order."""
+        return [self.input_vectors, self.output_vectors]
+
+    def row_problem(self, examples):
+        """The batch as a small dense problem over the rows it touches.
+
+        Returns ([input rows (n_in,), output rows (n_out,)] int32 unique indices, and
+        gradient_fn([p_in (n_in, d), p_out (n_out, d)]) -> (loss (B,), [g_in, g_out]) with
+        each row's gradient summed over its occurrences). Multi-stage optimizers call
+        gradient_fn at staged parameters without touching the tables.
+        """
+        examples = tf.convert_to_tensor(examples, dtype=tf.int32)
+        in_rows, in_local = tf.unique(examples[:, 0])
+        out_rows, out_local = tf.unique(tf.reshape(examples[:, 1:], [-1]))
+        out_local_2d = tf.reshape(out_local, tf.shape(examples[:, 1:]))
+
+        def gradient_fn(params):
+            p_in, p_out = params
+            loss, g_w, g_u = sgns.loss_and_gradients(tf.gather(p_in, in_local),
+                                                     tf.gather(p_out, out_local_2d))
+            g_in = tf.math.unsorted_segment_sum(g_w, in_local, tf.shape(in_rows)[0])
+            g_out = tf.math.unsorted_segment_sum(tf.reshape(g_u, [-1, self.dim]), out_local,
+                                                 tf.shape(out_rows)[0])
+            return loss, [g_in, g_out]
+
+        return [in_rows, out_rows], gradient_fn
+
     def train_step(self, examples):
-        loss, grads = self.sparse_gradients(examples)
-        self.optimizer.apply(grads, [self.input_vectors, self.output_vectors])
+        if getattr(self.optimizer, "wants_examples", False):
+            loss = self.optimizer.apply_examples(self, examples)  # multi-stage: see runge_kutta
+        else:
+            loss, grads = self.sparse_gradients(examples)
+            self.optimizer.apply(grads, self.tables)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 

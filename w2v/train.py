@@ -133,7 +133,7 @@ def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
     except RuntimeError:
         pass  # TensorFlow already started in this process: keep its thread pools
     from w2v.model import SkipGram
-    from w2v.optimizers import LinearDecay, SparseSGD
+    from w2v.optimizers import LinearDecay, make_optimizer
 
     b, width = batches.batch_size, 2 + config.negative
     dataset = tf.data.Dataset.from_generator(
@@ -141,15 +141,18 @@ def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
         output_signature=tf.TensorSpec((None, b, width), tf.int32),
     ).prefetch(2).unbatch().prefetch(64)
     total_steps = steps_per_epoch * config.epochs
-    schedule = LinearDecay(config.alpha, config.min_alpha, total_steps)
+    # the schedule advances once per update: every step, or every k-th under soft batch
+    schedule = LinearDecay(config.alpha, config.min_alpha, total_steps // config.steps_per_update)
     model = (model_class or SkipGram)(vocab_size, config.dim, seed=config.seed)
-    model.compile(optimizer=(optimizer_factory or SparseSGD)(schedule), jit_compile=True,
+    optimizer = (optimizer_factory(schedule) if optimizer_factory else
+                 make_optimizer(config.optimizer, schedule, config.steps_per_update))
+    model.compile(optimizer=optimizer, jit_compile=getattr(optimizer, "jit_compatible", True),
                   steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch))
     callbacks = list(callbacks)
     if progress:
         from w2v.progress import ProgressBar
         callbacks.append(ProgressBar(total_steps, corpus_words * config.epochs / total_steps,
-                                     schedule))
+                                     lambda step: schedule(step // config.steps_per_update)))
     with warnings.catch_warnings():
         # Keras peeks one batch past the last step of the last epoch and warns that the
         # stream ran dry; the stream holds exactly epochs × steps_per_epoch batches.
