@@ -28,6 +28,14 @@ def test_trains_and_writes_vectors_gensim_loads(tiny_corpus, tmp_path, binary):
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
+def test_heun_with_soft_batch_end_to_end(tiny_corpus, tmp_path):
+    out = tmp_path / "v.txt"
+    result = run(tiny_corpus, "-o", out, "--dim", 12, "--min-count", 1, "--epochs", 1,
+                 "--batch-size", 64, "--optimizer", "heun", "--steps-per-update", 4)
+    assert result.returncode == 0, result.stderr
+    assert KeyedVectors.load_word2vec_format(out).vectors.shape == (48, 12)
+
+
 BAD = {
     "missing file": (["missing.txt"], "corpus file not found: 'missing.txt'"),
     "empty corpus": (["empty.txt"], "corpus is empty"),
@@ -39,6 +47,9 @@ BAD = {
     "output is input": (["rare.txt", "-o", "rare.txt"], "is an input file"),
     "output dir missing": (["rare.txt", "-o", "no/such/dir/v.txt"], "output directory does not exist"),
     "unknown backend": (["rare.txt", "--backend", "torch"], "--backend must be one of keras"),
+    "unknown optimizer": (["rare.txt", "--optimizer", "adam"], "--optimizer must be one of sgd"),
+    "steps per update 0": (["rare.txt", "--steps-per-update", "0"],
+                           "--steps-per-update must be at least 1, got 0"),
 }
 
 
