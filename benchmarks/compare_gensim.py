@@ -75,7 +75,7 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
     else:
         import keras
 
-        from w2v.train import train
+        from w2v.trainer import train
 
         extra = {}
         if system == "autodiff":
@@ -98,7 +98,7 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
 def batch_generation_rate(corpus: str, params: dict) -> float:
     """Pairs/s of the numba batch generator alone (subsampling, windows, negatives)."""
     from w2v.config import TrainConfig
-    from w2v.train import prepare
+    from w2v.trainer import prepare
 
     config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()})
     _, _, batches = prepare(corpus, config)

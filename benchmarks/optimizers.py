@@ -69,7 +69,7 @@ def main(argv=None):
     from w2v.config import TrainConfig
     from w2v.corpus import Corpus
     from w2v.evaluate import evaluate
-    from w2v.train import train
+    from w2v.trainer import train
     from w2v.vocab import Vocabulary
 
     tmp = Path(tempfile.mkdtemp())

@@ -125,3 +125,98 @@ def fill_examples_cpu(centers, contexts, accept, alias, state, examples):
             while noise == contexts[i] and accept.shape[0] > 1:
                 noise = draw_alias(state, accept, alias)
             examples[i, 2 + k] = noise
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sgns_update_cpu(center, targets, lr, input_vectors, output_vectors, scratch):
+    """One SGD step of the SGNS loss for one example, in place; returns its loss.
+
+    center: int; targets: (1 + K,) int32, the context word then K negatives; lr: float;
+    input_vectors, output_vectors: (V, d) float32 tables; scratch: (d + 1 + K,) float32.
+    Exactly w2v.sgns on a batch of one: every gradient is taken at the rows as they were
+    before the step, then the rows move (a target listed twice gets both updates).
+    """
+    dim = input_vectors.shape[1]
+    grad_input = scratch[:dim]
+    step = scratch[dim:]  # per target: −lr · ∂loss/∂s
+    loss = 0.0
+    for k in range(targets.shape[0]):
+        t = targets[k]
+        score = np.float32(0.0)
+        for j in range(dim):
+            score += input_vectors[center, j] * output_vectors[t, j]
+        signed = -score if k == 0 else score  # loss: softplus(−s) for the context, softplus(s) else
+        loss += max(signed, 0.0) + np.log1p(np.exp(-abs(signed)))
+        step[k] = ((1.0 if k == 0 else 0.0) - 1.0 / (1.0 + np.exp(-score))) * lr
+    for j in range(dim):
+        grad_input[j] = 0.0
+    for k in range(targets.shape[0]):
+        for j in range(dim):
+            grad_input[j] += step[k] * output_vectors[targets[k], j]
+    for k in range(targets.shape[0]):
+        for j in range(dim):
+            output_vectors[targets[k], j] += step[k] * input_vectors[center, j]
+    for j in range(dim):
+        input_vectors[center, j] += grad_input[j]
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sgns_examples_cpu(examples, lr_start, lr_end, input_vectors, output_vectors):
+    """Train on examples (n, 1 + 1 + K) int32 in order, lr linear from lr_start to lr_end.
+
+    The unfused reference path of the numba backend (and what its tests compare with):
+    returns the summed loss.
+    """
+    scratch = np.empty(input_vectors.shape[1] + examples.shape[1] - 1, dtype=np.float32)
+    n = examples.shape[0]
+    loss = 0.0
+    for i in range(n):
+        lr = lr_start + (lr_end - lr_start) * (i / n)
+        loss += sgns_update_cpu(examples[i, 0], examples[i, 1:], lr, input_vectors,
+                                output_vectors, scratch)
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sgns_train_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negative,
+                   input_vectors, output_vectors, lr_start, lr_end, pair_state, noise_state):
+    """The fused trainer: subsample, windows, negatives and SGD updates in one pass.
+
+    ids: (N,) int32 whole sentences; sentence_ends: (S,) int64; keep_prob: (V,) float32;
+    accept, alias: (V,) noise alias table; input_vectors, output_vectors: (V, d) float32,
+    updated in place (Hogwild when several threads share them); lr linear from lr_start at
+    the first word to lr_end after the last; pair_state, noise_state: (1,) uint64 streams.
+    Draws exactly what `skipgram_pairs_cpu` + `fill_examples_cpu` draw from the same
+    streams, so it trains on the same examples as the batch path. Returns (pairs, loss sum).
+    """
+    n_ids = ids.shape[0]
+    kept = np.empty(max(n_ids, 1), dtype=np.int32)
+    targets = np.empty(1 + negative, dtype=np.int32)
+    scratch = np.empty(input_vectors.shape[1] + 1 + negative, dtype=np.float32)
+    n_pairs = 0
+    loss = 0.0
+    start = 0
+    for s in range(sentence_ends.shape[0]):
+        end = sentence_ends[s]
+        lr = lr_start + (lr_end - lr_start) * (start / n_ids)
+        n = subsample_cpu(ids[start:end], keep_prob, pair_state, kept)
+        for i in range(n):
+            b = 1 + below(pair_state, window)
+            lo = i - b if i - b > 0 else 0
+            hi = i + b + 1 if i + b + 1 < n else n
+            for j in range(lo, hi):
+                if j == i:
+                    continue
+                context = kept[j]
+                targets[0] = context
+                for k in range(negative):
+                    noise = draw_alias(noise_state, accept, alias)
+                    while noise == context and accept.shape[0] > 1:
+                        noise = draw_alias(noise_state, accept, alias)
+                    targets[1 + k] = noise
+                loss += sgns_update_cpu(kept[i], targets, lr, input_vectors, output_vectors,
+                                        scratch)
+                n_pairs += 1
+        start = end
+    return n_pairs, loss

@@ -10,7 +10,7 @@ from tests.conftest import GROUP_SIZE, GROUPS
 from w2v.config import TrainConfig
 from w2v.model import SkipGram
 from w2v.optimizers import SparseSGD
-from w2v.train import train
+from w2v.trainer import train
 
 
 def test_planted_groups_become_nearest_neighbours(planted_corpus):

@@ -18,7 +18,7 @@ __all__ = ["TrainConfig", "Corpus", "Vocabulary", "Embeddings", "train", "__vers
 def __getattr__(name):
     # Lazy: these pull in numba kernels (and, when training on keras, TensorFlow).
     if name == "train":
-        from w2v.train import train
+        from w2v.trainer import train
         return train
     if name == "Embeddings":
         from w2v.vectors import Embeddings

@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
     try:
         check_output(args.output, corpus)
-        from w2v.train import train
+        from w2v.trainer import train
 
         vectors, summary = train(corpus, config, progress=not args.quiet)
         vectors.save_word2vec_format(args.output, binary=args.binary)

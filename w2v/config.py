@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 
-BACKENDS = ("keras",)
+BACKENDS = ("keras", "numba")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad",  # one gradient per step
               "euler", "midpoint", "heun", "ralston", "rk3", "rk4", "rk23", "rk45")  # Runge–Kutta
 

@@ -6,6 +6,8 @@
 
 Backends share the vocabulary, the batches and the learning-rate schedule:
 - keras: `SkipGram.train_step` with closed-form gradients, through `model.fit`.
+- numba: kernels/cpu.py's fused kernel, one Python thread per core sharing the tables
+  (Hogwild, as word2vec and gensim), no TensorFlow.
 """
 
 from __future__ import annotations
@@ -90,9 +92,13 @@ def train(corpus_paths, config: TrainConfig | None = None, progress: bool = Fals
             batches._steps.clear()
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
         tick = time.perf_counter()
-        vectors, final_loss = _fit_keras(batches, len(vocab), config, steps_per_epoch,
-                                         corpus.words, progress, callbacks, model_class,
-                                         optimizer_factory)
+        if config.backend == "numba":
+            vectors, final_loss = _fit_numba(batches, len(vocab), config, corpus.words,
+                                             progress)
+        else:
+            vectors, final_loss = _fit_keras(batches, len(vocab), config, steps_per_epoch,
+                                             corpus.words, progress, callbacks, model_class,
+                                             optimizer_factory)
         train_seconds = time.perf_counter() - tick
     finally:
         batches.encoded.close()
@@ -160,3 +166,69 @@ def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
         history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
                             callbacks=callbacks, verbose=0, shuffle=False)
     return model.input_vectors.numpy(), float(history.history["loss"][-1])
+
+
+def _fit_numba(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
+               corpus_words: int, progress: bool):
+    """Train with the fused numba kernel; returns ((V, d) float32 input vectors, final loss).
+
+    Each corpus chunk is cut into one slice of whole sentences per thread; the threads run
+    the nogil kernel on their slices at once, sharing the tables without locks (Hogwild).
+    Thread t keeps its own random streams for the epoch; with one thread they are the
+    batch path's streams, so `threads=1` trains on exactly the examples the keras backend
+    sees. The learning rate falls linearly with the position of each word in the run.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from kernels.cpu import seed_state, sgns_train_cpu
+
+    rng = np.random.default_rng(config.seed)
+    bound = 0.5 / config.dim
+    input_vectors = rng.uniform(-bound, bound, (vocab_size, config.dim)).astype(np.float32)
+    output_vectors = np.zeros((vocab_size, config.dim), dtype=np.float32)
+    encoded, threads = batches.encoded, config.worker_threads
+    total = config.epochs * encoded.n_ids
+
+    def lr_at(position):
+        return config.alpha - (config.alpha - config.min_alpha) * position / total
+
+    bar = tqdm(total=config.epochs * corpus_words, unit="word", unit_scale=True,
+               disable=not progress, smoothing=0.1, dynamic_ncols=True, mininterval=0.5)
+    words_per_id = corpus_words / max(encoded.n_ids, 1)
+    loss = 0.0
+    with ThreadPoolExecutor(threads) as pool:
+        for epoch in range(config.epochs):
+            if threads == 1:
+                states = [batches._states(epoch)]
+            else:
+                states = [(seed_state(hash((config.seed, epoch, t, 0))),
+                           seed_state(hash((config.seed, epoch, t, 1)))) for t in range(threads)]
+            done, pairs, loss_sum = epoch * encoded.n_ids, 0, 0.0
+            for ids, ends in encoded.chunks():
+                cuts = np.searchsorted(ends, np.linspace(0, len(ids), threads + 1)[1:-1])
+                bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
+                sentence_bounds = [0, *cuts.tolist(), len(ends)]
+
+                def run(t, ids=ids, ends=ends, done=done):
+                    a, b = bounds[t], bounds[t + 1]
+                    s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
+                    return sgns_train_cpu(
+                        ids[a:b], ends[s0:s1] - a, batches.keep_prob, batches.accept,
+                        batches.alias, config.window, config.negative, input_vectors,
+                        output_vectors, lr_at(done + a), lr_at(done + b), *states[t])
+
+                for n, chunk_loss in pool.map(run, range(threads)):
+                    pairs += n
+                    loss_sum += chunk_loss
+                done += len(ids)
+                bar.update(round(len(ids) * words_per_id))
+                bar.set_postfix_str(f"lr={lr_at(done):.5f} loss={loss_sum / max(pairs, 1):.4f}",
+                                    refresh=False)
+            loss = loss_sum / max(pairs, 1)
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss is {loss}")
+    bar.close()
+    return input_vectors, loss

@@ -1,0 +1,92 @@
+"""The numba backend: the fused kernel against the w2v/sgns.py reference, and end to end."""
+
+import numpy as np
+import pytest
+
+from kernels.cpu import sgns_examples_cpu, sgns_train_cpu
+from tests.conftest import GROUP_SIZE, GROUPS, planted_sentences
+from w2v import sgns
+from w2v.batches import EncodedCorpus, SkipGramBatches
+from w2v.config import TrainConfig
+from w2v.trainer import train
+from w2v.vocab import Vocabulary
+
+
+def numpy_sequential(examples, lr, input_table, output_table):
+    """word2vec's per-example SGD, each step from w2v.sgns on a batch of one example."""
+    w_in, w_out = input_table.copy(), output_table.copy()
+    for row in examples:
+        center, targets = row[0], row[1:]
+        loss, g_w, g_u = sgns.loss_and_gradients(w_in[[center]], w_out[targets][None])
+        # output rows first (word2vec order); a target listed twice gets both updates
+        for k, t in enumerate(targets):
+            w_out[t] -= lr * g_u[0, k]
+        w_in[center] -= lr * g_w[0]
+    return w_in, w_out
+
+
+def tables(vocab_size, dim, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-0.5, 0.5, (vocab_size, dim)).astype(np.float32),
+            rng.normal(0, 0.3, (vocab_size, dim)).astype(np.float32))
+
+
+def test_example_kernel_equals_the_reference_step_by_step():
+    rng = np.random.default_rng(1)
+    examples = rng.integers(0, 40, (300, 7)).astype(np.int32)  # 40 words: rows repeat a lot
+    w_in, w_out = tables(40, 16)
+    want = numpy_sequential(examples, 0.05, w_in, w_out)
+    got_in, got_out = w_in.copy(), w_out.copy()
+    loss = sgns_examples_cpu(examples, 0.05, 0.05, got_in, got_out)
+    np.testing.assert_allclose(got_in, want[0], atol=1e-5)
+    np.testing.assert_allclose(got_out, want[1], atol=1e-5)
+    assert np.isfinite(loss) and loss > 0
+
+
+@pytest.fixture
+def planted_batches(tmp_path):
+    sentences = planted_sentences(300)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    encoded = EncodedCorpus(sentences, vocab, chunk_words=700, directory=tmp_path)
+    yield vocab, SkipGramBatches(encoded, vocab, TrainConfig(sample=1e-2, window=3, seed=4))
+    encoded.close()
+
+
+def test_fused_kernel_trains_on_exactly_the_batch_paths_examples(planted_batches):
+    vocab, batches = planted_batches
+    w_in, w_out = tables(len(vocab), 12)
+    fused_in, fused_out = w_in.copy(), w_out.copy()
+    pair_state, noise_state = batches._states(0)
+    fused_pairs = 0
+    for ids, ends in batches.encoded.chunks():
+        n, _ = sgns_train_cpu(ids, ends, batches.keep_prob, batches.accept, batches.alias, 3, 5,
+                              fused_in, fused_out, 0.03, 0.03, pair_state, noise_state)
+        fused_pairs += n
+    examples = np.concatenate(list(batches.chunk_examples(0)))
+    assert fused_pairs == len(examples) == batches.count_pairs(0)
+    sgns_examples_cpu(examples, 0.03, 0.03, w_in, w_out)
+    np.testing.assert_allclose(fused_in, w_in, atol=1e-6)
+    np.testing.assert_allclose(fused_out, w_out, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_planted_groups_become_nearest_neighbours(planted_corpus, threads):
+    config = TrainConfig(dim=16, window=3, min_count=1, sample=0, epochs=3, seed=3,
+                         backend="numba", threads=threads)
+    vectors, summary = train(planted_corpus, config)
+    hits = total = 0
+    for word in vectors.words:
+        group = word.split("w")[0]
+        neighbours = [w for w, _ in vectors.most_similar(word, topn=GROUP_SIZE - 1)]
+        hits += sum(n.split("w")[0] == group for n in neighbours)
+        total += len(neighbours)
+    assert len(vectors) == GROUPS * GROUP_SIZE
+    assert hits / total > 0.95, f"only {hits}/{total} neighbours in the right group"
+    assert summary.final_loss < 2.5
+
+
+def test_one_thread_is_deterministic(tiny_corpus):
+    config = TrainConfig(dim=8, min_count=1, epochs=2, backend="numba", threads=1, seed=5)
+    a, _ = train(tiny_corpus, config)
+    b, _ = train(tiny_corpus, config)
+    np.testing.assert_array_equal(a.vectors, b.vectors)
