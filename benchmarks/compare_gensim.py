@@ -1,4 +1,4 @@
-"""Side by side: the keras backend, the same model trained by autodiff, and gensim.
+"""Side by side: our numba and keras backends, the keras model trained by autodiff, gensim.
 
     python -m benchmarks.compare_gensim --corpus ../shared/corpora/gut8.gz --out benchmarks/results/gut8
 
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SYSTEMS = ("keras", "autodiff", "gensim")
+SYSTEMS = ("numba", "keras", "autodiff", "gensim")
 
 
 def write_split_copy(corpus: Path, out: Path, max_words: int | None) -> int:
@@ -73,17 +73,18 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
         result.update(corpus_words=int(model.corpus_total_words), vocab_size=len(vectors),
                       train_seconds=done - prepared, total_seconds=done - tick)
     else:
-        import keras
-
         from w2v.trainer import train
 
         extra = {}
         if system == "autodiff":
+            import keras
+
             from benchmarks.autodiff import AutodiffSkipGram
 
             extra = dict(model_class=AutodiffSkipGram,
                          optimizer_factory=lambda lr: keras.optimizers.SGD(lr))
-        config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()})
+        config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()},
+                             backend="numba" if system == "numba" else "keras")
         vectors, summary = train(corpus, config, **extra)
         result.update(corpus_words=summary.corpus_words, vocab_size=summary.vocab_size,
                       train_seconds=summary.train_seconds, total_seconds=summary.total_seconds,

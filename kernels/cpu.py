@@ -137,25 +137,39 @@ def sgns_update_cpu(center, targets, lr, input_vectors, output_vectors, scratch)
     before the step, then the rows move (a target listed twice gets both updates).
     """
     dim = input_vectors.shape[1]
+    n_targets = targets.shape[0]
     grad_input = scratch[:dim]
     step = scratch[dim:]  # per target: −lr · ∂loss/∂s
     loss = 0.0
-    for k in range(targets.shape[0]):
+    repeated = False
+    for k in range(n_targets):
         t = targets[k]
+        for m in range(k):
+            repeated |= targets[m] == t
         score = np.float32(0.0)
         for j in range(dim):
             score += input_vectors[center, j] * output_vectors[t, j]
-        signed = -score if k == 0 else score  # loss: softplus(−s) for the context, softplus(s) else
-        loss += max(signed, 0.0) + np.log1p(np.exp(-abs(signed)))
-        step[k] = ((1.0 if k == 0 else 0.0) - 1.0 / (1.0 + np.exp(-score))) * lr
+        # one exp serves both: e = e^−|s|, σ(s) and softplus(±s) = max(±s, 0) + log(1 + e)
+        e = np.exp(-abs(score))
+        sigma = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)
+        signed = -score if k == 0 else score  # −s for the context word, s for a negative
+        loss += max(signed, 0.0) + np.log1p(e)
+        step[k] = ((1.0 if k == 0 else 0.0) - sigma) * lr
     for j in range(dim):
         grad_input[j] = 0.0
-    for k in range(targets.shape[0]):
-        for j in range(dim):
-            grad_input[j] += step[k] * output_vectors[targets[k], j]
-    for k in range(targets.shape[0]):
-        for j in range(dim):
-            output_vectors[targets[k], j] += step[k] * input_vectors[center, j]
+    if repeated:  # a row listed twice: all gradients first, then all updates
+        for k in range(n_targets):
+            for j in range(dim):
+                grad_input[j] += step[k] * output_vectors[targets[k], j]
+        for k in range(n_targets):
+            for j in range(dim):
+                output_vectors[targets[k], j] += step[k] * input_vectors[center, j]
+    else:  # the common case: one pass per row
+        for k in range(n_targets):
+            t = targets[k]
+            for j in range(dim):
+                grad_input[j] += step[k] * output_vectors[t, j]
+                output_vectors[t, j] += step[k] * input_vectors[center, j]
     for j in range(dim):
         input_vectors[center, j] += grad_input[j]
     return loss

@@ -90,3 +90,16 @@ def test_one_thread_is_deterministic(tiny_corpus):
     a, _ = train(tiny_corpus, config)
     b, _ = train(tiny_corpus, config)
     np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def test_numba_backend_never_imports_tensorflow(tiny_corpus):
+    import subprocess
+    import sys
+
+    code = ("import sys, w2v\n"
+            f"w2v.train({str(tiny_corpus)!r}, w2v.TrainConfig(dim=8, min_count=1, epochs=1, "
+            "backend='numba'))\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "False False", result.stderr
