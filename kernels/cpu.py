@@ -56,6 +56,13 @@ def draw_alias(state, accept, alias):
     return np.int64(alias[i])
 
 
+@njit(cache=True, nogil=True, inline="always")
+def window_bounds(state, i, n, window):
+    """Draw b uniform in 1..window; the positions lo..hi-1 around i, clipped to 0..n."""
+    b = 1 + below(state, window)
+    return max(i - b, 0), min(i + b + 1, n)
+
+
 @njit(cache=True, nogil=True)
 def subsample_cpu(ids, keep_prob, state, kept):
     """Keep each word of ids (n,) int32 with probability keep_prob[word]; returns the count.
@@ -94,9 +101,7 @@ def skipgram_pairs_cpu(ids, sentence_ends, keep_prob, window, state, centers, co
             kept = np.empty(end - start, dtype=np.int32)
         n = subsample_cpu(ids[start:end], keep_prob, state, kept)
         for i in range(n):
-            b = 1 + below(state, window)
-            lo = i - b if i - b > 0 else 0
-            hi = i + b + 1 if i + b + 1 < n else n
+            lo, hi = window_bounds(state, i, n, window)
             for j in range(lo, hi):
                 if j != i:
                     if write:
@@ -216,9 +221,7 @@ def sgns_train_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negativ
         lr = lr_start + (lr_end - lr_start) * (start / n_ids)
         n = subsample_cpu(ids[start:end], keep_prob, pair_state, kept)
         for i in range(n):
-            b = 1 + below(pair_state, window)
-            lo = i - b if i - b > 0 else 0
-            hi = i + b + 1 if i + b + 1 < n else n
+            lo, hi = window_bounds(pair_state, i, n, window)
             for j in range(lo, hi):
                 if j == i:
                     continue

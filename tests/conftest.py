@@ -24,6 +24,17 @@ def planted_sentences(n_sentences: int = 3000, length: int = 12, seed: int = 0) 
     return sentences
 
 
+def share_of_neighbours_in_group(vectors) -> float:
+    """Over all words, the share of their GROUP_SIZE − 1 nearest neighbours in their group."""
+    hits = total = 0
+    for word in vectors.words:
+        group = word.split("w")[0]
+        neighbours = [w for w, _ in vectors.most_similar(word, topn=GROUP_SIZE - 1)]
+        hits += sum(n.split("w")[0] == group for n in neighbours)
+        total += len(neighbours)
+    return hits / total
+
+
 @pytest.fixture
 def planted_corpus(tmp_path):
     path = tmp_path / "planted.txt.gz"
