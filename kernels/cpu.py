@@ -237,3 +237,96 @@ def sgns_train_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negativ
                 n_pairs += 1
         start = end
     return n_pairs, loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sgns_window_update_cpu(inputs, targets, lr, input_vectors, output_vectors, steps, grads):
+    """One SGD step on a window: every input row against the same targets (HogBatch).
+
+    inputs: (m,) int32, the window's context words (input rows); targets: (1 + K,) int32,
+    the center word then K negatives shared by the window; steps: (>= m, 1 + K) float32 and
+    grads: (>= m, d) float32 scratch. Exactly w2v.sgns on the batch of m examples
+    (inputs[a], targets) with its gradients scatter-added: all taken at the old rows, then
+    applied. Each target row is read once per window instead of once per pair: that is
+    the saving (Ji et al. 2016). Returns the summed loss.
+    """
+    dim = input_vectors.shape[1]
+    m, n_targets = inputs.shape[0], targets.shape[0]
+    loss = 0.0
+    for a in range(m):
+        w = inputs[a]
+        for k in range(n_targets):
+            t = targets[k]
+            score = np.float32(0.0)
+            for j in range(dim):
+                score += input_vectors[w, j] * output_vectors[t, j]
+            e = np.exp(-abs(score))
+            sigma = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)
+            loss += max(-score if k == 0 else score, 0.0) + np.log1p(e)
+            steps[a, k] = ((1.0 if k == 0 else 0.0) - sigma) * lr
+    for a in range(m):
+        for j in range(dim):
+            grads[a, j] = 0.0
+        for k in range(n_targets):
+            t = targets[k]
+            for j in range(dim):
+                grads[a, j] += steps[a, k] * output_vectors[t, j]
+    for k in range(n_targets):
+        t = targets[k]
+        for a in range(m):
+            w = inputs[a]
+            for j in range(dim):
+                output_vectors[t, j] += steps[a, k] * input_vectors[w, j]
+    for a in range(m):
+        w = inputs[a]
+        for j in range(dim):
+            input_vectors[w, j] += grads[a, j]
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sgns_train_windows_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negative,
+                           input_vectors, output_vectors, lr_start, lr_end, pair_state,
+                           noise_state):
+    """The fused trainer with negatives shared across each window (HogBatch variant).
+
+    Same arguments and streams as `sgns_train_cpu`. For each kept center word: draw the
+    reduced window, take its context words as inputs and [center, K negatives ≠ center] as
+    targets, and step once (`sgns_window_update_cpu`). The same (input, output) pairs as
+    word2vec's skip-gram (the context word's input row predicts the center), K negatives
+    per pair, but one draw of negatives per window. Returns (pairs, loss sum).
+    """
+    n_ids = ids.shape[0]
+    kept = np.empty(max(n_ids, 1), dtype=np.int32)
+    inputs = np.empty(2 * window, dtype=np.int32)
+    targets = np.empty(1 + negative, dtype=np.int32)
+    steps = np.empty((2 * window, 1 + negative), dtype=np.float32)
+    grads = np.empty((2 * window, input_vectors.shape[1]), dtype=np.float32)
+    n_pairs = 0
+    loss = 0.0
+    start = 0
+    for s in range(sentence_ends.shape[0]):
+        end = sentence_ends[s]
+        lr = lr_start + (lr_end - lr_start) * (start / n_ids)
+        n = subsample_cpu(ids[start:end], keep_prob, pair_state, kept)
+        for i in range(n):
+            lo, hi = window_bounds(pair_state, i, n, window)
+            m = 0
+            for j in range(lo, hi):
+                if j != i:
+                    inputs[m] = kept[j]
+                    m += 1
+            if m == 0:
+                continue
+            center = kept[i]
+            targets[0] = center
+            for k in range(negative):
+                noise = draw_alias(noise_state, accept, alias)
+                while noise == center and accept.shape[0] > 1:
+                    noise = draw_alias(noise_state, accept, alias)
+                targets[1 + k] = noise
+            loss += sgns_window_update_cpu(inputs[:m], targets, lr, input_vectors,
+                                           output_vectors, steps, grads)
+            n_pairs += m
+        start = end
+    return n_pairs, loss

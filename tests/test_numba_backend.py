@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from kernels.cpu import sgns_examples_cpu, sgns_train_cpu
+from kernels.cpu import (draw_alias, seed_state, sgns_examples_cpu, sgns_train_cpu,
+                         sgns_train_windows_cpu, subsample_cpu, window_bounds)
 from tests.conftest import GROUP_SIZE, GROUPS, planted_sentences, share_of_neighbours_in_group
 from w2v import sgns
 from w2v.batches import EncodedCorpus, SkipGramBatches
@@ -69,10 +70,40 @@ def test_fused_kernel_trains_on_exactly_the_batch_paths_examples(planted_batches
     np.testing.assert_allclose(fused_out, w_out, atol=1e-6)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_planted_groups_become_nearest_neighbours(planted_corpus, threads):
+def test_window_kernel_equals_the_reference_window_by_window(planted_batches):
+    """HogBatch: each window is one w2v.sgns batch (its inputs against shared targets)."""
+    vocab, b = planted_batches
+    w_in, w_out = tables(len(vocab), 12)
+    got_in, got_out = w_in.copy(), w_out.copy()
+    streams = [seed_state(21), seed_state(22)]
+    ids, ends = b.encoded.chunk(0)
+    sgns_train_windows_cpu(ids, ends, b.keep_prob, b.accept, b.alias, 3, 4, got_in, got_out,
+                           0.05, 0.05, *streams)
+    pair_state, noise_state = seed_state(21), seed_state(22)  # replay the same draws
+    start, kept = 0, np.empty(len(ids), np.int32)
+    for end in ends:
+        n = subsample_cpu(ids[start:end], b.keep_prob, pair_state, kept)
+        for i in range(n):
+            lo, hi = window_bounds(pair_state, i, n, 3)
+            inputs = np.r_[kept[lo:i], kept[i + 1:hi]]
+            targets = [kept[i]]
+            while len(targets) < 5:
+                noise = draw_alias(noise_state, b.accept, b.alias)
+                if noise != kept[i]:
+                    targets.append(noise)
+            _, g_w, g_u = sgns.loss_and_gradients(
+                w_in[inputs], np.broadcast_to(w_out[targets], (len(inputs), 5, 12)))
+            np.add.at(w_in, inputs, -0.05 * g_w)
+            np.add.at(w_out, np.tile(targets, len(inputs)), -0.05 * g_u.reshape(-1, 12))
+        start = end
+    np.testing.assert_allclose(got_in, w_in, atol=1e-5)
+    np.testing.assert_allclose(got_out, w_out, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads,shared", [(1, False), (2, False), (2, True)])
+def test_planted_groups_become_nearest_neighbours(planted_corpus, threads, shared):
     config = TrainConfig(dim=16, window=3, min_count=1, sample=0, epochs=3, seed=3,
-                         backend="numba", threads=threads)
+                         backend="numba", threads=threads, shared_negatives=shared)
     vectors, summary = train(planted_corpus, config)
     share = share_of_neighbours_in_group(vectors)
     assert len(vectors) == GROUPS * GROUP_SIZE

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker threads (default: all cores)")
     p.add_argument("--backend", default=d.backend,
                    help=f"training backend: {', '.join(BACKENDS)} (default {d.backend})")
+    p.add_argument("--shared-negatives", action="store_true",
+                   help="numba backend: draw negatives once per window and share them "
+                        "(HogBatch; fewer row reads)")
     p.add_argument("--optimizer", default=d.optimizer,
                    help=f"{' | '.join(OPTIMIZERS)} (default {d.optimizer}); euler..rk45 are "
                         "Runge–Kutta methods, several gradient evaluations per step")
@@ -76,7 +79,8 @@ def config_from_args(args) -> TrainConfig:
         dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
         max_vocab_size=args.max_vocab_size, sample=args.sample, epochs=args.epochs,
         alpha=args.alpha, min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed,
-        threads=args.threads, backend=args.backend, optimizer=args.optimizer,
+        threads=args.threads, backend=args.backend, shared_negatives=args.shared_negatives,
+        optimizer=args.optimizer,
         steps_per_update=args.steps_per_update)
 
 

@@ -32,6 +32,7 @@ class TrainConfig:
     seed: int = 1  # every random draw (init, subsampling, windows, negatives) derives from it
     threads: int = 0  # 0: all cores of this machine
     backend: str = "keras"
+    shared_negatives: bool = False  # numba: one draw of negatives per window (HogBatch)
     optimizer: str = "sgd"  # word2vec's plain SGD; see w2v.optimizers and w2v.runge_kutta
     steps_per_update: int = 1  # soft batch: accumulate k batches' gradients, update once
     max_sentence_length: int = 10_000  # longer lines (text8) are cut, as word2vec and gensim do

@@ -183,13 +183,14 @@ def _fit_numba(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
     import numpy as np
     from tqdm.auto import tqdm
 
-    from kernels.cpu import seed_state, sgns_train_cpu
+    from kernels.cpu import seed_state, sgns_train_cpu, sgns_train_windows_cpu
 
     rng = np.random.default_rng(config.seed)
     bound = 0.5 / config.dim
     input_vectors = rng.uniform(-bound, bound, (vocab_size, config.dim)).astype(np.float32)
     output_vectors = np.zeros((vocab_size, config.dim), dtype=np.float32)
     encoded, threads = batches.encoded, config.worker_threads
+    kernel = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
     total = config.epochs * encoded.n_ids
 
     def lr_at(position):
@@ -215,7 +216,7 @@ def _fit_numba(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
                 def run(t, ids=ids, ends=ends, done=done):
                     a, b = bounds[t], bounds[t + 1]
                     s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
-                    return sgns_train_cpu(
+                    return kernel(
                         ids[a:b], ends[s0:s1] - a, batches.keep_prob, batches.accept,
                         batches.alias, config.window, config.negative, input_vectors,
                         output_vectors, lr_at(done + a), lr_at(done + b), *states[t])
