@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SYSTEMS = ("numba", "keras", "autodiff", "gensim")
+SYSTEMS = ("numba", "numba-shared", "keras", "autodiff", "gensim")  # numba-shared: HogBatch
 
 
 def write_split_copy(corpus: Path, out: Path, max_words: int | None) -> int:
@@ -84,7 +84,8 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
             extra = dict(model_class=AutodiffSkipGram,
                          optimizer_factory=lambda lr: keras.optimizers.SGD(lr))
         config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()},
-                             backend="numba" if system == "numba" else "keras")
+                             backend="numba" if system.startswith("numba") else "keras",
+                             shared_negatives=system == "numba-shared")
         vectors, summary = train(corpus, config, **extra)
         result.update(corpus_words=summary.corpus_words, vocab_size=summary.vocab_size,
                       train_seconds=summary.train_seconds, total_seconds=summary.total_seconds,

@@ -45,8 +45,9 @@ class TrainSummary:
         return self.corpus_words * self.epochs / max(self.train_seconds, 1e-9)
 
     def __str__(self) -> str:
+        epochs = f"{self.epochs} epoch{'s' if self.epochs > 1 else ''}"
         return (f"vocabulary {self.vocab_size:,} words | trained {self.corpus_words * self.epochs:,}"
-                f" words ({self.epochs} epochs of {self.corpus_words:,}) in {self.train_seconds:.1f} s"
+                f" words ({epochs} of {self.corpus_words:,}) in {self.train_seconds:.1f} s"
                 f" | {self.words_per_second:,.0f} words/s | final loss {self.final_loss:.4f}"
                 f" | total {self.total_seconds:.1f} s")
 
