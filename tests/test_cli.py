@@ -22,7 +22,7 @@ def test_trains_and_writes_vectors_gensim_loads(tiny_corpus, tmp_path, binary, b
     result = run(tiny_corpus, "-o", out, "--dim", 12, "--min-count", 1, "--epochs", 1,
                  "--batch-size", 128, "--backend", backend, *(["--binary"] if binary else []))
     assert result.returncode == 0, result.stderr
-    assert "words/s" in result.stdout and "vocabulary 48 words" in result.stdout
+    assert f"{backend} | vocabulary 48 words" in result.stdout and "words/s" in result.stdout
     kv = KeyedVectors.load_word2vec_format(out, binary=binary)
     assert kv.vectors.shape == (48, 12) and np.isfinite(kv.vectors).all()
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
@@ -46,7 +46,7 @@ BAD = {
     "negative 0": (["rare.txt", "--negative", "0"], "--negative must be at least 1, got 0"),
     "output is input": (["rare.txt", "-o", "rare.txt"], "is an input file"),
     "output dir missing": (["rare.txt", "-o", "no/such/dir/v.txt"], "output directory does not exist"),
-    "unknown backend": (["rare.txt", "--backend", "torch"], "--backend must be one of keras, numba"),
+    "unknown backend": (["rare.txt", "--backend", "torch"], "--backend must be one of auto, keras, numba"),
     "unknown optimizer": (["rare.txt", "--optimizer", "adam"], "--optimizer must be one of sgd"),
     "steps per update 0": (["rare.txt", "--steps-per-update", "0"],
                            "--steps-per-update must be at least 1, got 0"),

@@ -111,11 +111,21 @@ def test_planted_groups_become_nearest_neighbours(planted_corpus, threads, share
     assert summary.final_loss < 2.5
 
 
-def test_one_thread_is_deterministic(tiny_corpus):
-    config = TrainConfig(dim=8, min_count=1, epochs=2, backend="numba", threads=1, seed=5)
+@pytest.mark.parametrize("shared", [False, True])
+def test_one_thread_is_deterministic(tiny_corpus, shared):
+    config = TrainConfig(dim=8, min_count=1, epochs=2, backend="numba", threads=1, seed=5,
+                         shared_negatives=shared)
     a, _ = train(tiny_corpus, config)
     b, _ = train(tiny_corpus, config)
     np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def test_auto_backend_is_numba_unless_a_keras_optimizer_is_asked():
+    assert TrainConfig().resolved_backend == "numba"
+    assert TrainConfig(optimizer="heun").resolved_backend == "keras"
+    assert TrainConfig(steps_per_update=4).resolved_backend == "keras"
+    with pytest.raises(ValueError, match="optimizer other than sgd needs the keras backend"):
+        TrainConfig(backend="numba", optimizer="rk4").validated()
 
 
 def test_numba_backend_never_imports_tensorflow(tiny_corpus):

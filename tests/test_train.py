@@ -15,7 +15,7 @@ from w2v.trainer import train
 
 def test_planted_groups_become_nearest_neighbours(planted_corpus):
     config = TrainConfig(dim=16, window=3, negative=5, min_count=1, sample=0, epochs=3,
-                         batch_size=256, alpha=0.025, seed=3)
+                         batch_size=256, alpha=0.025, seed=3, backend="keras")
     vectors, summary = train(planted_corpus, config)
     assert len(vectors) == GROUPS * GROUP_SIZE
     share = share_of_neighbours_in_group(vectors)
@@ -31,7 +31,8 @@ def test_schedule_reaches_min_alpha_after_all_steps(tiny_corpus):
             seen["iterations"] = int(self.model.optimizer.iterations.numpy())
             seen["lr"] = float(self.model.optimizer.learning_rate)
 
-    config = TrainConfig(dim=8, min_count=1, epochs=2, batch_size=128, alpha=0.05, min_alpha=0.001)
+    config = TrainConfig(dim=8, min_count=1, epochs=2, batch_size=128, alpha=0.05, min_alpha=0.001,
+                         backend="keras")
     _, summary = train(tiny_corpus, config, callbacks=[Spy()])
     assert seen["iterations"] == summary.steps > 0
     assert seen["lr"] == pytest.approx(0.001, rel=1e-5)
@@ -54,7 +55,8 @@ def test_closed_form_step_equals_autodiff_step():
 
 
 def test_training_is_reproducible_with_a_seed(tiny_corpus):
-    config = TrainConfig(dim=8, min_count=1, epochs=1, batch_size=128, seed=11, threads=1)
+    config = TrainConfig(dim=8, min_count=1, epochs=1, batch_size=128, seed=11, threads=1,
+                         backend="keras")
     a, _ = train(tiny_corpus, config)
     b, _ = train(tiny_corpus, config)
     np.testing.assert_array_equal(a.vectors, b.vectors)

@@ -29,10 +29,11 @@ STEPS_PER_EXECUTION = 16  # steps per tf.function call: amortises Python overhea
 
 @dataclass
 class TrainSummary:
+    backend: str  # the backend that trained (config's "auto" resolved)
     vocab_size: int
     corpus_words: int  # tokens read in one pass over the corpus
     epochs: int
-    steps: int  # batches trained, all epochs
+    steps: int  # keras: batches trained, all epochs (numba: 0, it has no batches)
     batch_size: int
     train_seconds: float  # the training loop alone
     total_seconds: float  # reading, vocabulary, encoding and training
@@ -46,7 +47,7 @@ class TrainSummary:
 
     def __str__(self) -> str:
         epochs = f"{self.epochs} epoch{'s' if self.epochs > 1 else ''}"
-        return (f"vocabulary {self.vocab_size:,} words | trained {self.corpus_words * self.epochs:,}"
+        return (f"{self.backend} | vocabulary {self.vocab_size:,} words | trained {self.corpus_words * self.epochs:,}"
                 f" words ({epochs} of {self.corpus_words:,}) in {self.train_seconds:.1f} s"
                 f" | {self.words_per_second:,.0f} words/s | final loss {self.final_loss:.4f}"
                 f" | total {self.total_seconds:.1f} s")
@@ -86,14 +87,17 @@ def train(corpus_paths, config: TrainConfig | None = None, progress: bool = Fals
     config = (config or TrainConfig()).validated()
     started = time.perf_counter()
     corpus, vocab, batches = prepare(corpus_paths, config)
+    backend = config.resolved_backend
+    steps_per_epoch = 0
     try:
-        steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
-        if steps_per_epoch == 0:  # a corpus smaller than one batch: one batch per epoch
-            batches.batch_size = batches.count_pairs(0) or 1
-            batches._steps.clear()
+        if backend == "keras":
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
+            if steps_per_epoch == 0:  # a corpus smaller than one batch: one batch per epoch
+                batches.batch_size = batches.count_pairs(0) or 1
+                batches._steps.clear()
+                steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
         tick = time.perf_counter()
-        if config.backend == "numba":
+        if backend == "numba":
             vectors, final_loss = _fit_numba(batches, len(vocab), config, corpus.words,
                                              progress)
         else:
@@ -104,7 +108,7 @@ def train(corpus_paths, config: TrainConfig | None = None, progress: bool = Fals
     finally:
         batches.encoded.close()
     summary = TrainSummary(
-        vocab_size=len(vocab), corpus_words=corpus.words, epochs=config.epochs,
+        backend=backend, vocab_size=len(vocab), corpus_words=corpus.words, epochs=config.epochs,
         steps=steps_per_epoch * config.epochs, batch_size=batches.batch_size,
         train_seconds=train_seconds, total_seconds=time.perf_counter() - started,
         final_loss=final_loss, bad_bytes=corpus.bad_bytes)
