@@ -60,10 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=d.threads,
                    help="worker threads (default: all cores)")
     p.add_argument("--backend", default=d.backend,
-                   help=f"training backend: {', '.join(BACKENDS)} (default {d.backend})")
-    p.add_argument("--shared-negatives", action="store_true",
+                   help=f"training backend: {', '.join(BACKENDS)} (default {d.backend}: numba, "
+                        "or keras when --optimizer/--steps-per-update ask for it)")
+    p.add_argument("--shared-negatives", action=argparse.BooleanOptionalAction,
+                   default=d.shared_negatives,
                    help="numba backend: draw negatives once per window and share them "
-                        "(HogBatch; fewer row reads)")
+                        "(HogBatch: fewer row reads; default on), or per pair as word2vec")
     p.add_argument("--optimizer", default=d.optimizer,
                    help=f"{' | '.join(OPTIMIZERS)} (default {d.optimizer}); euler..rk45 are "
                         "Runge–Kutta methods, several gradient evaluations per step")
