@@ -11,7 +11,7 @@ gensim reads the text in corpus_file mode (its fastest) from a copy cut into 10,
 lines: corpus_file mode silently drops the rest of a longer line, so on text8-style corpora
 it would otherwise train on 10,000 words. The script checks gensim's word count against ours.
 
-Quality: analogy accuracy (questions-words.txt, 30k most frequent words) and Spearman on
+Quality: analogy accuracy (questions-words.txt, gensim's evaluator and defaults) and Spearman on
 WordSim353 and SimLex-999 (gensim's copies), plus any --pair-set files (e.g. MEN).
 """
 

@@ -5,8 +5,9 @@
 {'analogy': 0.38, 'wordsim353': 0.66, 'simlex999': 0.28, ...}
 
 Scores come from gensim's own evaluators on gensim's copies of the sets, so our figures
-and gensim's are computed by the same code: analogy accuracy on questions-words.txt (the
-30,000 most frequent words, gensim's default), Spearman correlation on word-pair sets.
+and gensim's are computed by the same code: analogy accuracy on questions-words.txt
+(among the 300,000 most frequent words, gensim's default: all of ours on these corpora),
+Spearman correlation on word-pair sets.
 Pairs with a word missing from the vocabulary are skipped, and the share kept is reported.
 """
 
