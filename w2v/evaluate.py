@@ -8,7 +8,7 @@ Scores come from gensim's own evaluators on gensim's copies of the sets, so our 
 and gensim's are computed by the same code: analogy accuracy on questions-words.txt
 (among the 300,000 most frequent words, gensim's default: all of ours on these corpora),
 Spearman correlation on word-pair sets.
-Pairs with a word missing from the vocabulary are skipped, and the share kept is reported.
+Pairs with a word missing from the vocabulary are skipped; `<set>_oov` is the share skipped.
 """
 
 from __future__ import annotations
