@@ -143,9 +143,10 @@ def median_of(runs: list[dict]) -> dict:
     for key, value in runs[0].items():
         if isinstance(value, (int, float)):
             out[key] = statistics.median(r[key] for r in runs)
-    if "quality" in runs[0]:
-        out["quality"] = {k: statistics.median(r["quality"][k] for r in runs)
-                          for k in runs[0]["quality"]}
+    scored = [r for r in runs if "quality" in r]
+    if scored:
+        out["quality"] = {k: statistics.median(r["quality"][k] for r in scored)
+                          for k in scored[0]["quality"]}
     return out
 
 
@@ -210,12 +211,7 @@ def main(argv=None):
     if "gensim" in runs and runs["gensim"][0]["corpus_words"] != words:
         print(f"warning: gensim counted {runs['gensim'][0]['corpus_words']:,} words, "
               f"we wrote {words:,}", file=sys.stderr)
-    median = {}
-    for system, rs in runs.items():
-        median[system] = median_of(rs)
-        qualities = [x for x in rs if "quality" in x]
-        if qualities:
-            median[system]["quality"] = median_of(qualities)["quality"]
+    median = {system: median_of(rs) for system, rs in runs.items()}
     report = {"corpus": args.corpus, "max_words": args.max_words, "corpus_words": words,
               "params": params, "rounds": args.rounds, "runs": runs, "median": median,
               "generator_pairs_per_second": gen_rate,
