@@ -57,6 +57,17 @@ def draw_alias(state, accept, alias):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def draw_negatives(state, accept, alias, excluded, targets):
+    """Fill targets[1:] with noise words, each drawn again while it equals `excluded`
+    (word2vec skips a negative equal to its positive word)."""
+    for k in range(1, targets.shape[0]):
+        noise = draw_alias(state, accept, alias)
+        while noise == excluded and accept.shape[0] > 1:
+            noise = draw_alias(state, accept, alias)
+        targets[k] = noise
+
+
+@njit(cache=True, nogil=True, inline="always")
 def window_bounds(state, i, n, window):
     """Draw b uniform in 1..window; the positions lo..hi-1 around i, clipped to 0..n."""
     b = 1 + below(state, window)
@@ -121,15 +132,10 @@ def fill_examples_cpu(centers, contexts, accept, alias, state, examples):
     [center, context, K negatives]. A negative equal to the context word is drawn again
     (word2vec skips it), so every negative differs from its positive.
     """
-    n_negatives = examples.shape[1] - 2
     for i in range(centers.shape[0]):
         examples[i, 0] = centers[i]
         examples[i, 1] = contexts[i]
-        for k in range(n_negatives):
-            noise = draw_alias(state, accept, alias)
-            while noise == contexts[i] and accept.shape[0] > 1:
-                noise = draw_alias(state, accept, alias)
-            examples[i, 2 + k] = noise
+        draw_negatives(state, accept, alias, contexts[i], examples[i, 1:])
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -225,13 +231,8 @@ def sgns_train_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negativ
             for j in range(lo, hi):
                 if j == i:
                     continue
-                context = kept[j]
-                targets[0] = context
-                for k in range(negative):
-                    noise = draw_alias(noise_state, accept, alias)
-                    while noise == context and accept.shape[0] > 1:
-                        noise = draw_alias(noise_state, accept, alias)
-                    targets[1 + k] = noise
+                targets[0] = kept[j]
+                draw_negatives(noise_state, accept, alias, kept[j], targets)
                 loss += sgns_update_cpu(kept[i], targets, lr, input_vectors, output_vectors,
                                         scratch)
                 n_pairs += 1
@@ -318,13 +319,8 @@ def sgns_train_windows_cpu(ids, sentence_ends, keep_prob, accept, alias, window,
                     m += 1
             if m == 0:
                 continue
-            center = kept[i]
-            targets[0] = center
-            for k in range(negative):
-                noise = draw_alias(noise_state, accept, alias)
-                while noise == center and accept.shape[0] > 1:
-                    noise = draw_alias(noise_state, accept, alias)
-                targets[1 + k] = noise
+            targets[0] = kept[i]
+            draw_negatives(noise_state, accept, alias, kept[i], targets)
             loss += sgns_window_update_cpu(inputs[:m], targets, lr, input_vectors,
                                            output_vectors, steps, grads)
             n_pairs += m

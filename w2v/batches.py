@@ -97,6 +97,11 @@ class SkipGramBatches:
         self._pair_capacity = 2 * self.window * encoded.max_chunk_ids
         self._steps: dict[int, int] = {}
 
+    def resize(self, batch_size: int) -> None:
+        """Use batches of `batch_size` pairs from now on (forgets the step counts)."""
+        self.batch_size = batch_size
+        self._steps.clear()
+
     def _states(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         base = self.seed * 1_000_003 + epoch * 2
         return seed_state(base), seed_state(base + 1)

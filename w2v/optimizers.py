@@ -14,6 +14,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from w2v import sgns
+
 
 def scale(gradient, factor):
     """gradient · factor, keeping a tf.IndexedSlices sparse (ops.multiply would densify it)."""
@@ -295,8 +297,6 @@ class SoftBatch(SparseOptimizer):
             self._buffers = self._buffer_like(examples, "examples")
         self._store(self._buffers, examples)
         self._every_kth(lambda: self.inner.apply_examples(model, self._buffers.value))
-        from w2v import sgns
-
         return sgns.loss(*model.gather(examples))
 
     def get_config(self):

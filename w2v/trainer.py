@@ -93,8 +93,7 @@ def train(corpus_paths, config: TrainConfig | None = None, progress: bool = Fals
         if backend == "keras":
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
             if steps_per_epoch == 0:  # a corpus smaller than one batch: one batch per epoch
-                batches.batch_size = batches.count_pairs(0) or 1
-                batches._steps.clear()
+                batches.resize(batches.count_pairs(0) or 1)
                 steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
         tick = time.perf_counter()
         if backend == "numba":
