@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gzip
 import os
+from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# numba.cuda runs on the CPU simulator in tests unless a GPU run asks for the real device
+# (NUMBA_ENABLE_CUDASIM=0 pytest -m gpu); numba reads this when it is first imported.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import numpy as np
 import pytest
@@ -50,3 +54,26 @@ def tiny_corpus(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text("\n".join(" ".join(s) for s in planted_sentences(500)) + "\n")
     return path
+
+
+@contextmanager
+def planted_batches(directory, n_sentences: int, chunk_words: int, **config):
+    """(vocab, SkipGramBatches) of a planted corpus encoded in chunks of `chunk_words`."""
+    from w2v.batches import EncodedCorpus, SkipGramBatches
+    from w2v.config import TrainConfig
+    from w2v.vocab import Vocabulary
+
+    sentences = planted_sentences(n_sentences)
+    vocab = Vocabulary.build(sentences, min_count=1)
+    encoded = EncodedCorpus(sentences, vocab, chunk_words=chunk_words, directory=directory)
+    try:
+        yield vocab, SkipGramBatches(encoded, vocab, TrainConfig(**config))
+    finally:
+        encoded.close()
+
+
+def random_tables(vocab_size: int, dim: int, seed: int = 0):
+    """(input, output) (V, d) float32 tables far from word2vec's start, so every term counts."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-0.5, 0.5, (vocab_size, dim)).astype(np.float32),
+            rng.normal(0, 0.3, (vocab_size, dim)).astype(np.float32))

@@ -5,12 +5,11 @@ import pytest
 
 from kernels.cpu import (draw_alias, seed_state, sgns_examples_cpu, sgns_train_cpu,
                          sgns_train_windows_cpu, subsample_cpu, window_bounds)
-from tests.conftest import GROUP_SIZE, GROUPS, planted_sentences, share_of_neighbours_in_group
+from tests.conftest import (GROUP_SIZE, GROUPS, planted_batches, random_tables,
+                            share_of_neighbours_in_group)
 from w2v import sgns
-from w2v.batches import EncodedCorpus, SkipGramBatches
 from w2v.config import TrainConfig
 from w2v.trainer import train
-from w2v.vocab import Vocabulary
 
 
 def numpy_sequential(examples, lr, input_table, output_table):
@@ -26,16 +25,10 @@ def numpy_sequential(examples, lr, input_table, output_table):
     return w_in, w_out
 
 
-def tables(vocab_size, dim, seed=0):
-    rng = np.random.default_rng(seed)
-    return (rng.uniform(-0.5, 0.5, (vocab_size, dim)).astype(np.float32),
-            rng.normal(0, 0.3, (vocab_size, dim)).astype(np.float32))
-
-
 def test_example_kernel_equals_the_reference_step_by_step():
     rng = np.random.default_rng(1)
     examples = rng.integers(0, 40, (300, 7)).astype(np.int32)  # 40 words: rows repeat a lot
-    w_in, w_out = tables(40, 16)
+    w_in, w_out = random_tables(40, 16)
     want = numpy_sequential(examples, 0.05, w_in, w_out)
     got_in, got_out = w_in.copy(), w_out.copy()
     loss = sgns_examples_cpu(examples, 0.05, 0.05, got_in, got_out)
@@ -45,17 +38,14 @@ def test_example_kernel_equals_the_reference_step_by_step():
 
 
 @pytest.fixture
-def planted_batches(tmp_path):
-    sentences = planted_sentences(300)
-    vocab = Vocabulary.build(sentences, min_count=1)
-    encoded = EncodedCorpus(sentences, vocab, chunk_words=700, directory=tmp_path)
-    yield vocab, SkipGramBatches(encoded, vocab, TrainConfig(sample=1e-2, window=3, seed=4))
-    encoded.close()
+def planted(tmp_path):
+    with planted_batches(tmp_path, 300, 700, sample=1e-2, window=3, seed=4) as vocab_batches:
+        yield vocab_batches
 
 
-def test_fused_kernel_trains_on_exactly_the_batch_paths_examples(planted_batches):
-    vocab, batches = planted_batches
-    w_in, w_out = tables(len(vocab), 12)
+def test_fused_kernel_trains_on_exactly_the_batch_paths_examples(planted):
+    vocab, batches = planted
+    w_in, w_out = random_tables(len(vocab), 12)
     fused_in, fused_out = w_in.copy(), w_out.copy()
     pair_state, noise_state = batches._states(0)
     fused_pairs = 0
@@ -70,10 +60,10 @@ def test_fused_kernel_trains_on_exactly_the_batch_paths_examples(planted_batches
     np.testing.assert_allclose(fused_out, w_out, atol=1e-6)
 
 
-def test_window_kernel_equals_the_reference_window_by_window(planted_batches):
+def test_window_kernel_equals_the_reference_window_by_window(planted):
     """HogBatch: each window is one w2v.sgns batch (its inputs against shared targets)."""
-    vocab, b = planted_batches
-    w_in, w_out = tables(len(vocab), 12)
+    vocab, b = planted
+    w_in, w_out = random_tables(len(vocab), 12)
     got_in, got_out = w_in.copy(), w_out.copy()
     streams = [seed_state(21), seed_state(22)]
     ids, ends = b.encoded.chunk(0)

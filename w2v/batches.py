@@ -11,7 +11,6 @@ kernels/cpu.py do the per-word work; this module owns chunking, buffers and seed
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Iterable, Iterator
 
@@ -63,16 +62,34 @@ class EncodedCorpus:
 
     def chunk(self, c: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk c as (ids (N,) int32, sentence_ends (S,) int64 relative to ids)."""
-        first, last = self.chunk_starts[c], self.chunk_starts[c + 1]
-        begin = int(self.sentence_ends[first - 1]) if first > 0 else 0
-        end = int(self.sentence_ends[last - 1])
-        self._file.seek(begin * 4)
-        ids = np.fromfile(self._file, dtype=np.int32, count=end - begin)
-        return ids, self.sentence_ends[first:last] - begin
+        return self._read(c, c + 1)[1:]
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for c in range(self.n_chunks):
             yield self.chunk(c)
+
+    def spans(self, max_ids: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Consecutive chunks joined into spans of at most `max_ids` ids (at least one
+        chunk each), as (offset of the span's first id in the corpus, ids, sentence_ends)."""
+        c = 0
+        while c < self.n_chunks:
+            last = c + 1
+            while last < self.n_chunks and self._id_bound(last + 1) - self._id_bound(c) <= max_ids:
+                last += 1
+            yield self._read(c, last)
+            c = last
+
+    def _id_bound(self, c: int) -> int:
+        """Position in the id stream where chunk c starts (c = n_chunks: the end)."""
+        first = self.chunk_starts[c]
+        return int(self.sentence_ends[first - 1]) if first > 0 else 0
+
+    def _read(self, c: int, last: int) -> tuple[int, np.ndarray, np.ndarray]:
+        begin, end = self._id_bound(c), self._id_bound(last)
+        self._file.seek(begin * 4)
+        ids = np.fromfile(self._file, dtype=np.int32, count=end - begin)
+        sentences = slice(self.chunk_starts[c], self.chunk_starts[last])
+        return begin, ids, self.sentence_ends[sentences] - begin
 
     def close(self):
         self._file.close()

@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from w2v.config import BACKENDS, OPTIMIZERS, TrainConfig
+from w2v.config import BACKENDS, CUDA_UPDATES, OPTIMIZERS, TrainConfig
+from w2v.errors import GpuUnavailableError
 
 DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
 
@@ -61,11 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker threads (default: all cores)")
     p.add_argument("--backend", default=d.backend,
                    help=f"training backend: {', '.join(BACKENDS)} (default {d.backend}: numba, "
-                        "or keras when --optimizer/--steps-per-update ask for it)")
+                        "or keras when --optimizer/--steps-per-update ask for it; cuda "
+                        "needs an NVIDIA GPU)")
     p.add_argument("--shared-negatives", action=argparse.BooleanOptionalAction,
                    default=d.shared_negatives,
                    help="numba backend: draw negatives once per window and share them "
                         "(HogBatch: fewer row reads; default on), or per pair as word2vec")
+    p.add_argument("--cuda-updates", choices=CUDA_UPDATES, default=d.cuda_updates,
+                   help="cuda backend: hogwild (atomic adds as each window trains: fastest) "
+                        "or batched (each launch's updates summed per row in a fixed order: "
+                        f"reproducible bit for bit) (default {d.cuda_updates})")
     p.add_argument("--optimizer", default=d.optimizer,
                    help=f"{' | '.join(OPTIMIZERS)} (default {d.optimizer}); euler..rk45 are "
                         "Runge–Kutta methods, several gradient evaluations per step")
@@ -82,7 +88,7 @@ def config_from_args(args) -> TrainConfig:
         max_vocab_size=args.max_vocab_size, sample=args.sample, epochs=args.epochs,
         alpha=args.alpha, min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed,
         threads=args.threads, backend=args.backend, shared_negatives=args.shared_negatives,
-        optimizer=args.optimizer,
+        cuda_updates=args.cuda_updates, optimizer=args.optimizer,
         steps_per_update=args.steps_per_update)
 
 
@@ -115,7 +121,7 @@ def main(argv=None) -> int:
 
         vectors, summary = train(corpus, config, progress=not args.quiet)
         vectors.save_word2vec_format(args.output, binary=args.binary)
-    except (ValueError, FileNotFoundError, OSError) as err:
+    except (ValueError, OSError, GpuUnavailableError, FloatingPointError) as err:
         print(f"w2v-train: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -11,7 +11,8 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 
-BACKENDS = ("auto", "keras", "numba")
+BACKENDS = ("auto", "keras", "numba", "cuda")
+CUDA_UPDATES = ("hogwild", "batched")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad",  # one gradient per step
               "euler", "midpoint", "heun", "ralston", "rk3", "rk4", "rk23", "rk45")  # Runge–Kutta
 
@@ -33,6 +34,7 @@ class TrainConfig:
     threads: int = 0  # 0: all cores of this machine
     backend: str = "auto"  # numba (fastest on CPU), or keras when a keras-only optimizer is asked
     shared_negatives: bool = True  # numba: one draw of negatives per window (HogBatch): measured 1.6-2.9x faster at equal quality
+    cuda_updates: str = "hogwild"  # cuda: atomic adds as blocks go (fastest); "batched": reproducible bit for bit
     optimizer: str = "sgd"  # word2vec's plain SGD; see w2v.optimizers and w2v.runge_kutta
     steps_per_update: int = 1  # soft batch: accumulate k batches' gradients, update once
     max_sentence_length: int = 10_000  # longer lines (text8) are cut, as word2vec and gensim do
@@ -58,10 +60,14 @@ class TrainConfig:
             ("optimizer", self.optimizer in OPTIMIZERS,
              f"must be one of {', '.join(OPTIMIZERS)}"),
             ("steps_per_update", self.steps_per_update >= 1, "must be at least 1"),
-            ("optimizer", self.backend != "numba" or self.optimizer == "sgd",
+            ("optimizer", self.backend not in ("numba", "cuda") or self.optimizer == "sgd",
              "other than sgd needs the keras backend"),
-            ("steps_per_update", self.backend != "numba" or self.steps_per_update == 1,
+            ("steps_per_update", self.backend not in ("numba", "cuda") or self.steps_per_update == 1,
              "above 1 needs the keras backend"),
+            ("shared_negatives", self.backend != "cuda" or self.shared_negatives,
+             "cannot be False on the cuda backend (its kernel shares them per window)"),
+            ("cuda_updates", self.cuda_updates in CUDA_UPDATES,
+             f"must be one of {', '.join(CUDA_UPDATES)}"),
             ("max_sentence_length", self.max_sentence_length >= 2, "must be at least 2"),
         ]
         for name, ok, rule in checks:

@@ -8,6 +8,7 @@ Backends share the vocabulary, the batches and the learning-rate schedule:
 - keras: `SkipGram.train_step` with closed-form gradients, through `model.fit`.
 - numba: kernels/cpu.py's fused kernel, one Python thread per core sharing the tables
   (Hogwild, as word2vec and gensim), no TensorFlow.
+- cuda: kernels/cuda.py's fused kernel on the GPU (w2v/gpu.py), no TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
-from itertools import islice
+
+import numpy as np
 
 from w2v.batches import EncodedCorpus, SkipGramBatches
 from w2v.config import TrainConfig
@@ -33,7 +35,7 @@ class TrainSummary:
     vocab_size: int
     corpus_words: int  # tokens read in one pass over the corpus
     epochs: int
-    steps: int  # keras: batches trained, all epochs (numba: 0, it has no batches)
+    steps: int  # keras: batches trained, all epochs (numba, cuda: 0, they have no batches)
     batch_size: int
     train_seconds: float  # the training loop alone
     total_seconds: float  # reading, vocabulary, encoding and training
@@ -96,9 +98,17 @@ def train(corpus_paths, config: TrainConfig | None = None, progress: bool = Fals
                 batches.resize(batches.count_pairs(0) or 1)
                 steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
         tick = time.perf_counter()
-        if backend == "numba":
-            vectors, final_loss = _fit_numba(batches, len(vocab), config, corpus.words,
-                                             progress)
+        if backend in ("numba", "cuda"):
+            input_vectors, output_vectors = initial_tables(len(vocab), config.dim, config.seed)
+            with WordProgress(config.epochs * corpus.words, corpus.words / batches.encoded.n_ids,
+                              progress) as report:
+                if backend == "numba":
+                    vectors, final_loss = _fit_numba(batches, input_vectors, output_vectors,
+                                                     config, report)
+                else:
+                    from w2v.gpu import fit_cuda
+                    vectors, final_loss = fit_cuda(batches, input_vectors, output_vectors,
+                                                   config, report)
         else:
             vectors, final_loss = _fit_keras(batches, len(vocab), config, steps_per_epoch,
                                              corpus.words, progress, callbacks, model_class,
@@ -172,8 +182,41 @@ def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
     return model.input_vectors.numpy(), float(history.history["loss"][-1])
 
 
-def _fit_numba(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
-               corpus_words: int, progress: bool):
+def initial_tables(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """word2vec's start: input rows uniform in ±0.5/dim, output rows zero; (V, d) float32."""
+    rng = np.random.default_rng(seed)
+    bound = 0.5 / dim
+    return (rng.uniform(-bound, bound, (vocab_size, dim)).astype(np.float32),
+            np.zeros((vocab_size, dim), dtype=np.float32))
+
+
+class WordProgress:
+    """The numba and cuda backends' progress: a tqdm bar of corpus words, lr and loss.
+
+    Called as report(ids_done, lr, loss) with the ids trained since the last call;
+    words_per_id converts them to corpus words (out-of-vocabulary words were dropped).
+    """
+
+    def __init__(self, total_words: int, words_per_id: float, show: bool):
+        from tqdm.auto import tqdm
+
+        self.words_per_id = words_per_id
+        self.bar = tqdm(total=total_words, unit="word", unit_scale=True, disable=not show,
+                        smoothing=0.1, dynamic_ncols=True, mininterval=0.5)
+
+    def __call__(self, ids_done: int, lr: float, loss: float) -> None:
+        self.bar.update(round(ids_done * self.words_per_id))
+        self.bar.set_postfix_str(f"lr={lr:.5f} loss={loss:.4f}", refresh=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors: np.ndarray,
+               config: TrainConfig, report):
     """Train with the fused numba kernel; returns ((V, d) float32 input vectors, final loss).
 
     Each corpus chunk is cut into one slice of whole sentences per thread; the threads run
@@ -184,15 +227,8 @@ def _fit_numba(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    import numpy as np
-    from tqdm.auto import tqdm
-
     from kernels.cpu import seed_state, sgns_train_cpu, sgns_train_windows_cpu
 
-    rng = np.random.default_rng(config.seed)
-    bound = 0.5 / config.dim
-    input_vectors = rng.uniform(-bound, bound, (vocab_size, config.dim)).astype(np.float32)
-    output_vectors = np.zeros((vocab_size, config.dim), dtype=np.float32)
     encoded, threads = batches.encoded, config.worker_threads
     kernel = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
     total = config.epochs * encoded.n_ids
@@ -200,9 +236,6 @@ def _fit_numba(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
     def lr_at(position):
         return config.alpha - (config.alpha - config.min_alpha) * position / total
 
-    bar = tqdm(total=config.epochs * corpus_words, unit="word", unit_scale=True,
-               disable=not progress, smoothing=0.1, dynamic_ncols=True, mininterval=0.5)
-    words_per_id = corpus_words / max(encoded.n_ids, 1)
     loss = 0.0
     with ThreadPoolExecutor(threads) as pool:
         for epoch in range(config.epochs):
@@ -229,11 +262,8 @@ def _fit_numba(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
                     pairs += n
                     loss_sum += chunk_loss
                 done += len(ids)
-                bar.update(round(len(ids) * words_per_id))
-                bar.set_postfix_str(f"lr={lr_at(done):.5f} loss={loss_sum / max(pairs, 1):.4f}",
-                                    refresh=False)
+                report(len(ids), lr_at(done), loss_sum / max(pairs, 1))
             loss = loss_sum / max(pairs, 1)
             if not np.isfinite(loss):
                 raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss is {loss}")
-    bar.close()
     return input_vectors, loss
