@@ -214,7 +214,8 @@ def _train_kernel(dim: int, window: int, negative: int, threads: int, hogwild: b
                         score += w[a, j] * u[k, j]
                     e = math.exp(-abs(score))  # σ and softplus from one exp, as kernels/cpu.py
                     sigma = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)
-                    loss += max(-score if k == 0 else score, 0.0) + math.log1p(e)
+                    signed = -score if k == 0 else score  # softplus(±s) = max(±s, 0) + log1p(e)
+                    loss += (signed if signed > 0 else 0.0) + math.log1p(e)
                     steps[a, k] = ((1.0 if k == 0 else 0.0) - sigma) * lr
                 cuda.syncthreads()
                 for i in range(tid, m * dim, threads):

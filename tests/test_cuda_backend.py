@@ -244,6 +244,44 @@ def test_the_kernel_refuses_shapes_beyond_shared_memory():
         SgnsTrainer(w[:, :8], w[:, :8], keep[:4], accept, alias, window=5, negative=5)
 
 
+PTX_CHECK = """
+import types as namespace
+from numba import cuda, types as t
+from numba.cuda.cudadrv import nvvm
+try:
+    nvvm.NVVM()
+except Exception:
+    raise SystemExit("no-nvvm")
+import numba.cuda.dispatcher
+# device functions called from a kernel ask the current device for its compute capability
+numba.cuda.dispatcher.get_current_device = lambda: namespace.SimpleNamespace(compute_capability=CC)
+import kernels.cuda as kc
+ints, longs, floats = t.int32[::1], t.int64[::1], t.float32[::1]
+table, rows, slots = t.float32[:, ::1], t.int32[:, ::1], t.float32[:, :, ::1]
+train = (ints, longs, t.int64, t.int64, t.int64, floats, floats, ints, t.int64, t.uint64,
+         t.uint64, t.float64, t.float64, table, table, t.float64[::1], longs, rows, slots, rows, slots)
+for shape in [(100, 5, 5, 32), (300, 10, 15, 64)]:
+    for hogwild in (True, False):
+        cuda.compile_ptx(kc._train_kernel(*shape, hogwild).py_func, train, cc=CC)
+cuda.compile_ptx(kc._scatter_atomic.py_func, (table, ints, table), cc=CC)
+cuda.compile_ptx(kc._scatter_segments.py_func, (table, longs, longs, ints, table), cc=CC)
+print("compiled")
+"""
+
+
+@pytest.mark.parametrize("cc", [(7, 5), (9, 0)])  # Turing (the oldest CUDA 13 builds for), Hopper
+def test_kernels_compile_for_real_gpus(cc):
+    """The simulator runs kernels as Python and cannot catch what the CUDA target rejects
+    (it once rejected max(float32, float64)): compile each kernel to PTX with NVVM,
+    which needs the CUDA toolkit's libnvvm but no GPU."""
+    result = subprocess.run([sys.executable, "-c", f"CC = {cc}\n" + PTX_CHECK],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "NUMBA_ENABLE_CUDASIM": "0"})
+    if "no-nvvm" in result.stderr + result.stdout:
+        pytest.skip("no libnvvm (CUDA toolkit) on this machine")
+    assert result.stdout.strip() == "compiled", result.stderr[-3000:]
+
+
 @pytest.mark.gpu
 @needs_gpu
 @pytest.mark.parametrize("updates", ["hogwild", "batched"])
