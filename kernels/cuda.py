@@ -26,6 +26,7 @@ import contextlib
 import functools
 import math
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -352,6 +353,42 @@ def simulator_pace():
         yield
     finally:
         sys.setswitchinterval(interval)
+
+
+def _lock_simulated_shared_arrays() -> None:
+    """Make the simulator's cuda.shared.array thread-safe.
+
+    numba's simulator finds a block's shared array in a dict by the calling line, with a
+    get-then-set and no lock: two of the block's threads can both miss and each make an
+    array, and then they no longer share it (seen here: batched runs differing run to run).
+    """
+    from numba.core import types
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+    from numba.np import numpy_support
+
+    if getattr(FakeCUDAShared.array, "locked", False):
+        return
+    unlocked, lock = FakeCUDAShared.array, threading.Lock()
+
+    def array(self, shape, dtype):
+        if shape == 0:  # dynamic shared memory: one buffer, no lookup
+            return unlocked(self, shape, dtype)
+        caller = sys._getframe(1)  # the simulator's own key: the line that asks
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            found = self._allocations.get(key)
+            if found is None:
+                if isinstance(dtype, types.Type):
+                    dtype = numpy_support.as_dtype(dtype)
+                found = self._allocations[key] = np.empty(shape, dtype)
+            return found
+
+    array.locked = True
+    FakeCUDAShared.array = array
+
+
+if simulated():
+    _lock_simulated_shared_arrays()
 
 
 class _quiet_overflow(warnings.catch_warnings):
