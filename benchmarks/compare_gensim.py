@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 
 SYSTEMS = ("numba", "numba-shared", "keras", "autodiff", "gensim")  # numba-shared: HogBatch
+GPU_SYSTEMS = ("cuda", "cuda-batched")  # need a GPU (benchmarks/gpu.py runs them)
+BACKEND_OF = {"numba": "numba", "numba-shared": "numba", "keras": "keras", "autodiff": "keras",
+              "cuda": "cuda", "cuda-batched": "cuda"}
 
 
 def write_split_copy(corpus: Path, out: Path, max_words: int | None) -> int:
@@ -84,8 +87,9 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
             extra = dict(model_class=AutodiffSkipGram,
                          optimizer_factory=lambda lr: keras.optimizers.SGD(lr))
         config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()},
-                             backend="numba" if system.startswith("numba") else "keras",
-                             shared_negatives=system == "numba-shared")
+                             backend=BACKEND_OF[system],
+                             shared_negatives=system != "numba",
+                             cuda_updates="batched" if system == "cuda-batched" else "hogwild")
         vectors, summary = train(corpus, config, **extra)
         result.update(corpus_words=summary.corpus_words, vocab_size=summary.vocab_size,
                       train_seconds=summary.train_seconds, total_seconds=summary.total_seconds,
@@ -137,6 +141,16 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def machine(with_gpu: bool = False) -> str:
+    """Where the run happened: CPU, cores, Python, date, and the GPU when one was used."""
+    text = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{time.strftime('%Y-%m-%d')}")
+    if with_gpu:
+        from kernels.cuda import device_name
+        text += f", GPU: {device_name()}"
+    return text
+
+
 def median_of(runs: list[dict]) -> dict:
     """Median of each number over runs (quality scores included)."""
     out = dict(runs[0])
@@ -154,7 +168,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default="data/novels.txt.gz")
     p.add_argument("--max-words", type=int, default=None, help="train on this prefix only")
-    p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--systems", default=",".join(SYSTEMS),
+                   help=f"comma-separated, of {', '.join(SYSTEMS + GPU_SYSTEMS)}")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median reported)")
     p.add_argument("--quality-rounds", type=int, default=None,
                    help="evaluate quality in the first N rounds only (default: all)")
@@ -186,6 +201,9 @@ def main(argv=None):
         return
 
     systems = args.systems.split(",")
+    unknown = [s for s in systems if s not in SYSTEMS + GPU_SYSTEMS]
+    if unknown:
+        p.error(f"unknown system {unknown[0]!r}: choose from {', '.join(SYSTEMS + GPU_SYSTEMS)}")
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "corpus.txt"
         words = write_split_copy(Path(args.corpus), text, args.max_words)
@@ -215,8 +233,7 @@ def main(argv=None):
     report = {"corpus": args.corpus, "max_words": args.max_words, "corpus_words": words,
               "params": params, "rounds": args.rounds, "runs": runs, "median": median,
               "generator_pairs_per_second": gen_rate,
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                         f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}"}
+              "machine": machine(any(s in GPU_SYSTEMS for s in systems))}
     table = markdown(report)
     print(table)
     if args.out:

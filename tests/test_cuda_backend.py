@@ -294,3 +294,13 @@ def test_gpu_trains_planted_groups(tmp_path, updates):
     if updates == "batched":
         again, _ = train(corpus, config)
         np.testing.assert_array_equal(vectors.vectors, again.vectors)
+
+
+def test_gpu_benchmark_makes_exact_duplicate_rates_and_keeps_simulator_runs_out_of_results():
+    from benchmarks.gpu import DUPLICATE_RATES, main, rows_with_duplicate_rate
+
+    rng = np.random.default_rng(0)
+    for rate in DUPLICATE_RATES:
+        assert duplicate_rate(rows_with_duplicate_rate(1000, rate, rng)) == pytest.approx(rate)
+    with pytest.raises(SystemExit, match="simulator timings mean nothing"):
+        main(["--smoke", "--out", "benchmarks/results/gpu_smoke"])

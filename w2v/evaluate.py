@@ -51,7 +51,11 @@ def evaluate(vectors, extra_pair_sets: dict[str, str] | None = None) -> dict[str
         for name, path in sets.items():
             if not os.path.exists(path):
                 continue
-            _, spearman, oov = kv.evaluate_word_pairs(path)
+            try:
+                _, spearman, oov = kv.evaluate_word_pairs(path)
+            except ValueError:  # fewer than two pairs in the vocabulary: no correlation
+                scores[name], scores[f"{name}_oov"] = float("nan"), 1.0
+                continue
             scores[name] = float(spearman[0]) if np.isfinite(spearman[0]) else float("nan")
             scores[f"{name}_oov"] = float(oov) / 100
     finally:
