@@ -174,6 +174,7 @@ def test_trains_planted_groups_end_to_end(tmp_path):
 
 
 def test_batched_updates_are_reproducible_bit_for_bit(tmp_path):
+    from w2v.callbacks import Reporter
     from w2v.gpu import fit_cuda
     from w2v.trainer import initial_tables, prepare
 
@@ -181,17 +182,21 @@ def test_batched_updates_are_reproducible_bit_for_bit(tmp_path):
                          min_count=1, sample=1e-2, epochs=2, alpha=0.1)
     _, vocab, batches = prepare(write_planted(tmp_path / "p.txt", 30), config)
     start = initial_tables(len(vocab), 8, 1)
-    reports = []
-    runs = [fit_cuda(batches, *(t.copy() for t in start), config,
-                     lambda *r: reports.append(r), launch_centers=40, span_ids=200)
-            for _ in range(2)]
+    runs, reporters = [], []
+    for _ in range(2):
+        reporters.append(Reporter(360 * 2, 2, vocab.words))
+        runs.append(fit_cuda(batches, *(t.copy() for t in start), config, reporters[-1],
+                             launch_centers=40, span_ids=200))
     batches.encoded.close()
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
-    assert runs[0][1] == runs[1][1] and np.isfinite(runs[0][1])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2] and np.isfinite(runs[0][2])
     assert not np.allclose(runs[0][0], start[0])
-    lrs = [lr for _, lr, _ in reports[:len(reports) // 2]]
-    assert lrs == sorted(lrs, reverse=True) and lrs[-1] == pytest.approx(config.min_alpha)
-    assert sum(ids for ids, _, _ in reports) == 2 * 2 * batches.encoded.n_ids
+    history = reporters[0].history
+    assert [h["epoch"] for h in history] == [1, 2] and history[-1]["words"] == 720
+    assert history[0]["learning_rate"] > history[1]["learning_rate"] == pytest.approx(
+        config.min_alpha)
+    assert history[1]["loss"] == runs[0][2]
 
 
 def test_cli_trains_on_the_simulator_without_tensorflow(tmp_path):

@@ -5,7 +5,8 @@ import pytest
 from gensim.models import KeyedVectors
 
 from w2v.evaluate import to_keyed_vectors
-from w2v.vectors import Embeddings, atomic_write
+from w2v.formats import atomic_write
+from w2v.vectors import Embeddings
 
 
 @pytest.fixture

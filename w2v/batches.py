@@ -39,7 +39,9 @@ class EncodedCorpus:
         self.chunk_starts = [0]  # first sentence of each chunk
         buffer: list[int] = []
         written = 0
+        self.tokens = 0  # every token read, in the vocabulary or not: the corpus words
         for sentence in sentences:
+            self.tokens += len(sentence)
             ids = [i for i in map(lookup, sentence) if i is not None]
             if len(ids) < 2:
                 continue

@@ -21,13 +21,13 @@ BATCHED_CENTERS = 512  # centers per batched launch: ~2,000 pairs, the order of 
 
 
 def fit_cuda(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors: np.ndarray,
-             config: TrainConfig, report, launch_centers: int | None = None,
+             config: TrainConfig, reporter, launch_centers: int | None = None,
              span_ids: int = SPAN_IDS, blocks: int | None = None,
              threads_per_block: int | None = None):
-    """Train on the GPU; returns ((V, d) float32 input vectors, mean loss of the last epoch).
+    """Train on the GPU; returns the (V, d) float32 tables and the last epoch's mean loss.
 
-    input_vectors, output_vectors: (V, d) float32 initial tables. report(ids_done, lr,
-    loss) is called after each launch with the ids trained since the last call.
+    input_vectors, output_vectors: (V, d) float32 initial tables. reporter: a
+    w2v.callbacks.Reporter, told after each launch and each epoch.
     launch_centers (default: HOGWILD_CENTERS, or BATCHED_CENTERS for batched updates: one
     launch is one SGD step there), span_ids, blocks and threads_per_block size the
     launches (tests shrink them; the defaults suit a data-centre GPU).
@@ -45,6 +45,7 @@ def fit_cuda(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors
                           blocks=blocks, batched_centers=launch_centers)
     encoded = batches.encoded
     total = config.epochs * encoded.n_ids
+    words_per_id = encoded.tokens / encoded.n_ids
 
     def lr_at(position):
         return config.alpha - (config.alpha - config.min_alpha) * position / total
@@ -67,11 +68,14 @@ def fit_cuda(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors
                                      lr_at(done + first), lr_at(done + last))
                 pairs += p
                 loss_sum += l
-                report(last - first, lr_at(done + last), loss_sum / max(pairs, 1))
+                reporter.progress((last - first) * words_per_id, lr_at(done + last),
+                                  loss_sum / max(pairs, 1))
         loss = loss_sum / max(pairs, 1)
         if not np.isfinite(loss):
             raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss is {loss}")
-    return trainer.tables()[0], loss
+        reporter.epoch_end(epoch, loss, lr_at((epoch + 1) * encoded.n_ids),
+                           lambda: trainer.input_vectors.copy_to_host())
+    return (*trainer.tables(), loss)
 
 
 def require_gpu() -> None:

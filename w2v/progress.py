@@ -1,44 +1,34 @@
-"""A tqdm progress bar for model.fit: words/s, learning rate, loss and ETA."""
+"""The keras backend's side of w2v.callbacks: model.fit's batches and epochs to a Reporter."""
 
 from __future__ import annotations
 
-import time
-
 import keras
-from tqdm.auto import tqdm
 
 
-class ProgressBar(keras.callbacks.Callback):
-    """One bar over all steps of all epochs.
+class KerasProgress(keras.callbacks.Callback):
+    """Tells a w2v.callbacks.Reporter what model.fit did.
 
-    words_per_step: corpus words one step stands for (corpus words × epochs / total steps),
-    so the rate shown is comparable with word2vec's and gensim's words/s.
+    words_per_step: corpus words one step stands for (corpus words × epochs / total
+    steps); learning_rate: the schedule, step -> lr.
     """
 
-    def __init__(self, total_steps: int, words_per_step: float, learning_rate, file=None):
+    def __init__(self, reporter, words_per_step: float, learning_rate):
         super().__init__()
-        self.total_steps = total_steps
+        self.reporter = reporter
         self.words_per_step = words_per_step
-        self.learning_rate = learning_rate  # the schedule: step -> lr
-        self.file = file
+        self.learning_rate = learning_rate
         self.done = 0
-        self.bar = None
 
-    def on_train_begin(self, logs=None):
-        self.bar = tqdm(total=self.total_steps, unit="step", file=self.file, smoothing=0.1,
-                        dynamic_ncols=True, mininterval=0.5)
-        self.start = time.perf_counter()
+    def _step(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        self.bar.update(step - self.done)
+        step = self._step()
+        self.reporter.progress((step - self.done) * self.words_per_step,
+                               self.learning_rate(step), float((logs or {}).get("loss", 0.0)))
         self.done = step
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
-        self.bar.set_postfix_str(
-            f"words/s={self.words_per_step * step / elapsed:,.0f} "
-            f"lr={float(self.learning_rate(step)):.5f} loss={float((logs or {}).get('loss', 0)):.4f}",
-            refresh=False)
 
-    def on_train_end(self, logs=None):
-        if self.bar is not None:
-            self.bar.close()
+    def on_epoch_end(self, epoch, logs=None):
+        self.reporter.epoch_end(epoch, float((logs or {}).get("loss", float("nan"))),
+                                self.learning_rate(self._step()),
+                                lambda: self.model.input_vectors.numpy())

@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from w2v.batches import EncodedCorpus, SkipGramBatches
+from w2v.callbacks import Reporter, is_keras_callback
 from w2v.config import TrainConfig
 from w2v.corpus import Corpus
 from w2v.vectors import Embeddings
@@ -41,6 +42,7 @@ class TrainSummary:
     total_seconds: float  # reading, vocabulary, encoding and training
     final_loss: float  # mean SGNS loss per example over the last epoch
     bad_bytes: int  # undecodable input bytes replaced by U+FFFD
+    history: list[dict] = field(default_factory=list)  # the logs of each epoch (w2v.callbacks)
 
     @property
     def words_per_second(self) -> float:
@@ -55,42 +57,101 @@ class TrainSummary:
                 f" | total {self.total_seconds:.1f} s")
 
 
-def prepare(corpus_paths, config: TrainConfig) -> tuple[Corpus, Vocabulary, SkipGramBatches]:
+def sentences_of(corpus, config: TrainConfig):
+    """The sentences to train on: a Corpus for paths (a path, or a list of paths), or the
+    given iterable of token lists, which must be re-iterable (it is read twice)."""
+    if isinstance(corpus, (str, os.PathLike, Corpus)):
+        return corpus if isinstance(corpus, Corpus) else Corpus(
+            corpus, max_sentence_length=config.max_sentence_length)
+    if iter(corpus) is corpus:
+        raise ValueError("sentences must be re-iterable (a list, or an object whose __iter__ "
+                         "starts over): training reads them twice")
+    first = next(iter(corpus), None)
+    if isinstance(first, (str, os.PathLike)):
+        return Corpus(corpus, max_sentence_length=config.max_sentence_length)
+    return corpus
+
+
+def _describe(sentences) -> str:
+    paths = getattr(sentences, "paths", None)
+    return ", ".join(str(p) for p in paths) if paths else "the sentences given"
+
+
+def build_vocabulary(sentences, config: TrainConfig) -> Vocabulary:
+    """Count the corpus and keep its words; ValueError if nothing is left to train."""
+    vocab = Vocabulary.build(sentences, config.min_count, config.max_vocab_size)
+    if vocab.corpus_words == 0:
+        raise ValueError(f"corpus is empty: no words in {_describe(sentences)}")
+    if len(vocab) == 0:
+        raise ValueError(f"vocabulary is empty: no word occurs min_count={config.min_count} "
+                         f"times in {vocab.corpus_words:,} words of {_describe(sentences)}")
+    return vocab
+
+
+def encode(sentences, vocab: Vocabulary, config: TrainConfig) -> SkipGramBatches:
+    """The corpus as ids in a temporary file, with its batches; ValueError if no pairs."""
+    encoded = EncodedCorpus(sentences, vocab)
+    if encoded.n_ids == 0:
+        encoded.close()
+        raise ValueError(f"nothing to train on: no line of {_describe(sentences)} has two "
+                         f"words that occur min_count={config.min_count} times")
+    return SkipGramBatches(encoded, vocab, config)
+
+
+def prepare(corpus, config: TrainConfig) -> tuple[Corpus, Vocabulary, SkipGramBatches]:
     """Read the corpus twice (count, then encode) and set up the batches.
 
     Raises FileNotFoundError for a missing path and ValueError for a corpus that cannot
     train (empty, or nothing left after min_count).
     """
-    corpus = Corpus(corpus_paths, max_sentence_length=config.max_sentence_length)
-    vocab = Vocabulary.build(corpus, config.min_count, config.max_vocab_size)
-    names = ", ".join(str(p) for p in corpus.paths)
-    if corpus.words == 0:
-        raise ValueError(f"corpus is empty: no words in {names}")
-    if len(vocab) == 0:
-        raise ValueError(f"vocabulary is empty: no word occurs min_count={config.min_count} "
-                         f"times in {corpus.words:,} words of {names}")
-    encoded = EncodedCorpus(corpus, vocab)
-    if encoded.n_ids == 0:
-        raise ValueError(f"nothing to train on: no line of {names} has two words that occur "
-                         f"min_count={config.min_count} times")
-    return corpus, vocab, SkipGramBatches(encoded, vocab, config)
+    sentences = sentences_of(corpus, config)
+    vocab = build_vocabulary(sentences, config)
+    return sentences, vocab, encode(sentences, vocab, config)
 
 
-def train(corpus_paths, config: TrainConfig | None = None, progress: bool = False,
-          callbacks=(), model_class=None, optimizer_factory=None
-          ) -> tuple[Embeddings, TrainSummary]:
-    """Train word vectors on the files `corpus_paths` (a path or a list of paths).
+def train(corpus, config: TrainConfig | None = None, progress: bool = False,
+          callbacks=(), model_class=None, optimizer_factory=None, log_json=None,
+          evaluate: bool = False) -> tuple[Embeddings, TrainSummary]:
+    """Train word vectors on `corpus`: a path, a list of paths, or re-iterable sentences
+    (lists of str tokens).
 
-    progress: show a tqdm bar on stderr. callbacks: Keras callbacks for the keras backend.
-    model_class: a SkipGram subclass to train instead (default w2v.model.SkipGram);
-    optimizer_factory: schedule -> Keras optimizer (default w2v.optimizers.SparseSGD).
+    progress: show a tqdm bar on stderr (and a line per epoch). callbacks: w2v.callbacks.
+    Callback objects (every backend) and Keras callbacks (keras backend). log_json: a file
+    for one JSON line per progress report and per epoch. evaluate: score analogies and word
+    pairs after each epoch (in the epoch logs). model_class: a SkipGram subclass to train
+    instead (keras); optimizer_factory: schedule -> Keras optimizer.
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
     config = (config or TrainConfig()).validated()
     started = time.perf_counter()
-    corpus, vocab, batches = prepare(corpus_paths, config)
+    sentences = sentences_of(corpus, config)
+    vocab = build_vocabulary(sentences, config)
+    tables = initial_tables(len(vocab), config.dim, config.seed)
+    input_vectors, _, summary = fit(sentences, vocab, *tables, config, progress=progress,
+                                    callbacks=callbacks, log_json=log_json, evaluate=evaluate,
+                                    model_class=model_class, optimizer_factory=optimizer_factory,
+                                    started=started)
+    return Embeddings(vocab.words, input_vectors), summary
+
+
+def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors: np.ndarray,
+        config: TrainConfig, progress: bool = False, callbacks=(), log_json=None,
+        evaluate: bool = False, model_class=None, optimizer_factory=None,
+        started: float | None = None) -> tuple[np.ndarray, np.ndarray, TrainSummary]:
+    """Train the (V, d) float32 tables on `sentences` (ids from `vocab`), the learning rate
+    falling from alpha to min_alpha over this call's epochs; returns the trained tables
+    (the numba and cuda backends update the given arrays in place) and a TrainSummary."""
+    started = started or time.perf_counter()
     backend = config.resolved_backend
+    keras_callbacks = [c for c in callbacks if is_keras_callback(c)]
+    if keras_callbacks and backend != "keras":
+        raise ValueError(f"Keras callbacks ({type(keras_callbacks[0]).__name__}) need the keras "
+                         f"backend, not {backend}; w2v.callbacks.Callback works on every backend")
+    batches = encode(sentences, vocab, config)
+    corpus_words = batches.encoded.tokens
     steps_per_epoch = 0
+    reporter = Reporter(corpus_words * config.epochs, config.epochs, vocab.words, progress,
+                        [c for c in callbacks if not is_keras_callback(c)], log_json, evaluate)
     try:
         if backend == "keras":
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
@@ -98,30 +159,27 @@ def train(corpus_paths, config: TrainConfig | None = None, progress: bool = Fals
                 batches.resize(batches.count_pairs(0) or 1)
                 steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
         tick = time.perf_counter()
-        if backend in ("numba", "cuda"):
-            input_vectors, output_vectors = initial_tables(len(vocab), config.dim, config.seed)
-            with WordProgress(config.epochs * corpus.words, corpus.words / batches.encoded.n_ids,
-                              progress) as report:
-                if backend == "numba":
-                    vectors, final_loss = _fit_numba(batches, input_vectors, output_vectors,
-                                                     config, report)
-                else:
-                    from w2v.gpu import fit_cuda
-                    vectors, final_loss = fit_cuda(batches, input_vectors, output_vectors,
-                                                   config, report)
+        if backend == "numba":
+            final_loss = _fit_numba(batches, input_vectors, output_vectors, config, reporter)
+        elif backend == "cuda":
+            from w2v.gpu import fit_cuda
+            input_vectors, output_vectors, final_loss = fit_cuda(
+                batches, input_vectors, output_vectors, config, reporter)
         else:
-            vectors, final_loss = _fit_keras(batches, len(vocab), config, steps_per_epoch,
-                                             corpus.words, progress, callbacks, model_class,
-                                             optimizer_factory)
+            input_vectors, output_vectors, final_loss = _fit_keras(
+                batches, input_vectors, output_vectors, config, steps_per_epoch, reporter,
+                keras_callbacks, model_class, optimizer_factory)
         train_seconds = time.perf_counter() - tick
     finally:
+        reporter.close()
         batches.encoded.close()
     summary = TrainSummary(
-        backend=backend, vocab_size=len(vocab), corpus_words=corpus.words, epochs=config.epochs,
+        backend=backend, vocab_size=len(vocab), corpus_words=corpus_words, epochs=config.epochs,
         steps=steps_per_epoch * config.epochs, batch_size=batches.batch_size,
         train_seconds=train_seconds, total_seconds=time.perf_counter() - started,
-        final_loss=final_loss, bad_bytes=corpus.bad_bytes)
-    return Embeddings(vocab.words, vectors), summary
+        final_loss=final_loss, bad_bytes=getattr(sentences, "bad_bytes", 0),
+        history=reporter.history)
+    return input_vectors, output_vectors, summary
 
 
 def _epoch_stream(batches: SkipGramBatches, epochs: int, steps_per_epoch: int):
@@ -139,10 +197,10 @@ def _epoch_stream(batches: SkipGramBatches, epochs: int, steps_per_epoch: int):
             left -= len(block[:left])
 
 
-def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
-               steps_per_epoch: int, corpus_words: int, progress: bool, callbacks,
-               model_class=None, optimizer_factory=None):
-    """Train the keras backend; returns ((V, d) float32 input vectors, final loss)."""
+def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: TrainConfig,
+               steps_per_epoch: int, reporter: Reporter, callbacks, model_class=None,
+               optimizer_factory=None):
+    """Train the keras backend from the given tables; returns (input, output, final loss)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -154,6 +212,7 @@ def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
         pass  # TensorFlow already started in this process: keep its thread pools
     from w2v.model import SkipGram
     from w2v.optimizers import LinearDecay, make_optimizer
+    from w2v.progress import KerasProgress
 
     b, width = batches.batch_size, 2 + config.negative
     dataset = tf.data.Dataset.from_generator(
@@ -163,23 +222,24 @@ def _fit_keras(batches: SkipGramBatches, vocab_size: int, config: TrainConfig,
     total_steps = steps_per_epoch * config.epochs
     # the schedule advances once per update: every step, or every k-th under soft batch
     schedule = LinearDecay(config.alpha, config.min_alpha, total_steps // config.steps_per_update)
-    model = (model_class or SkipGram)(vocab_size, config.dim, seed=config.seed)
+    model = (model_class or SkipGram)(len(input_vectors), config.dim, seed=config.seed)
+    model.input_vectors.assign(input_vectors)
+    model.output_vectors.assign(output_vectors)
     optimizer = (optimizer_factory(schedule) if optimizer_factory else
                  make_optimizer(config.optimizer, schedule, config.steps_per_update))
     model.compile(optimizer=optimizer, jit_compile=getattr(optimizer, "jit_compatible", True),
                   steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch))
-    callbacks = list(callbacks)
-    if progress:
-        from w2v.progress import ProgressBar
-        callbacks.append(ProgressBar(total_steps, corpus_words * config.epochs / total_steps,
-                                     lambda step: schedule(step // config.steps_per_update)))
+    words_per_step = batches.encoded.tokens * config.epochs / total_steps
+    progress = KerasProgress(reporter, words_per_step,
+                             lambda step: float(schedule(step // config.steps_per_update)))
     with warnings.catch_warnings():
         # Keras peeks one batch past the last step of the last epoch and warns that the
         # stream ran dry; the stream holds exactly epochs × steps_per_epoch batches.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                            callbacks=callbacks, verbose=0, shuffle=False)
-    return model.input_vectors.numpy(), float(history.history["loss"][-1])
+                            callbacks=[progress, *callbacks], verbose=0, shuffle=False)
+    return (model.input_vectors.numpy(), model.output_vectors.numpy(),
+            float(history.history["loss"][-1]))
 
 
 def initial_tables(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -190,34 +250,9 @@ def initial_tables(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np
             np.zeros((vocab_size, dim), dtype=np.float32))
 
 
-class WordProgress:
-    """The numba and cuda backends' progress: a tqdm bar of corpus words, lr and loss.
-
-    Called as report(ids_done, lr, loss) with the ids trained since the last call;
-    words_per_id converts them to corpus words (out-of-vocabulary words were dropped).
-    """
-
-    def __init__(self, total_words: int, words_per_id: float, show: bool):
-        from tqdm.auto import tqdm
-
-        self.words_per_id = words_per_id
-        self.bar = tqdm(total=total_words, unit="word", unit_scale=True, disable=not show,
-                        smoothing=0.1, dynamic_ncols=True, mininterval=0.5)
-
-    def __call__(self, ids_done: int, lr: float, loss: float) -> None:
-        self.bar.update(round(ids_done * self.words_per_id))
-        self.bar.set_postfix_str(f"lr={lr:.5f} loss={loss:.4f}", refresh=False)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.bar.close()
-
-
 def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors: np.ndarray,
-               config: TrainConfig, report):
-    """Train with the fused numba kernel; returns ((V, d) float32 input vectors, final loss).
+               config: TrainConfig, reporter: Reporter) -> float:
+    """Train the tables in place with the fused numba kernel; returns the final loss.
 
     Each corpus chunk is cut into one slice of whole sentences per thread; the threads run
     the nogil kernel on their slices at once, sharing the tables without locks (Hogwild).
@@ -230,6 +265,7 @@ def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vecto
     from kernels.cpu import seed_state, sgns_train_cpu, sgns_train_windows_cpu
 
     encoded, threads = batches.encoded, config.worker_threads
+    words_per_id = encoded.tokens / encoded.n_ids
     kernel = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
     total = config.epochs * encoded.n_ids
 
@@ -262,8 +298,9 @@ def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vecto
                     pairs += n
                     loss_sum += chunk_loss
                 done += len(ids)
-                report(len(ids), lr_at(done), loss_sum / max(pairs, 1))
+                reporter.progress(len(ids) * words_per_id, lr_at(done), loss_sum / max(pairs, 1))
             loss = loss_sum / max(pairs, 1)
             if not np.isfinite(loss):
                 raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss is {loss}")
-    return input_vectors, loss
+            reporter.epoch_end(epoch, loss, lr_at(done), lambda: input_vectors.copy())
+    return loss

@@ -1,26 +1,36 @@
-"""Trained word vectors: lookup, nearest neighbours, word2vec text/binary files.
+"""Trained word vectors: lookups, similarity queries, evaluation, files and exports.
 
->>> from w2v.vectors import Embeddings
->>> emb = Embeddings(["king", "queen"], np.eye(2, dtype=np.float32))
->>> emb.save_word2vec_format("vectors.txt")           # atomic: temp file + rename
->>> Embeddings.load_word2vec_format("vectors.txt")["king"]
+>>> from w2v import Embeddings
+>>> vectors = Embeddings.load("vectors.txt")       # word2vec text/binary, or a model file
+>>> vectors["king"]                                  # (d,) float32
+>>> vectors.most_similar(positive=["king", "woman"], negative=["man"], topn=3)
+>>> lookup, embedding = vectors.to_keras_embedding()   # keras.layers: strings -> ids -> vectors
 
-Files are the format word2vec.c writes (a "V d" header line, then one word and its d
-numbers per line; binary: the numbers as little-endian float32), so gensim's
-`KeyedVectors.load_word2vec_format` reads them too.
+The queries follow gensim's KeyedVectors (same names, arguments and results) and run as
+matrix products over the unit-length rows, in batches where gensim loops.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 
+from w2v.formats import is_model_file, read_model, read_word2vec, write_word2vec
+
+RESTRICT_VOCAB = 300_000  # gensim's default for evaluations: the most frequent words only
+QUESTION_BATCH = 256  # analogy questions scored per matrix product
+
+
+class KerasEmbedding(NamedTuple):
+    lookup: object  # keras.layers.StringLookup: str -> id, unknown words -> 0
+    embedding: object  # keras.layers.Embedding: id -> vector (row 0: zeros, for unknown)
+
 
 class Embeddings:
-    """Words and their vectors: (V, d) float32, row i for words[i]."""
+    """Words and their vectors: (V, d) float32, row i for words[i] (most frequent first
+    when they come from training)."""
 
     def __init__(self, words: list[str], vectors: np.ndarray):
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -29,6 +39,8 @@ class Embeddings:
         self.words = list(words)
         self.vectors = vectors
         self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise ValueError("words must be distinct")
         self._unit = None
 
     def __len__(self) -> int:
@@ -37,8 +49,20 @@ class Embeddings:
     def __contains__(self, word: str) -> bool:
         return word in self.index
 
-    def __getitem__(self, word: str) -> np.ndarray:
-        return self.vectors[self.index[word]]
+    def __getitem__(self, words):
+        """A word's (d,) vector, or a list of words' (n, d) matrix; KeyError if unknown."""
+        if isinstance(words, str):
+            return self.vectors[self._id(words)]
+        return self.vectors[[self._id(w) for w in words]]
+
+    def __repr__(self) -> str:
+        return f"Embeddings({len(self):,} words, dim {self.dim})"
+
+    def _id(self, word: str) -> int:
+        try:
+            return self.index[word]
+        except KeyError:
+            raise KeyError(f"word {word!r} is not in the vocabulary") from None
 
     @property
     def dim(self) -> int:
@@ -52,79 +76,213 @@ class Embeddings:
             self._unit = self.vectors / np.where(norms > 0, norms, 1)
         return self._unit
 
-    def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
-        """The `topn` words of highest cosine similarity to `word`, itself excluded."""
-        sims = self.unit_vectors @ self.unit_vectors[self.index[word]]
-        sims[self.index[word]] = -np.inf
-        best = np.argsort(-sims)[:topn]
-        return [(self.words[i], float(sims[i])) for i in best]
+    # -- queries ---------------------------------------------------------------------------
+
+    def _terms(self, terms) -> tuple[list[np.ndarray], set[int]]:
+        """Unit vectors of words (or given vectors, as they are) and the ids of the words."""
+        if terms is None:
+            return [], set()
+        if isinstance(terms, (str, np.ndarray)):
+            terms = [terms]
+        vectors, ids = [], set()
+        for term in terms:
+            if isinstance(term, str):
+                ids.add(self._id(term))
+                vectors.append(self.unit_vectors[self._id(term)])
+            else:
+                vectors.append(np.asarray(term, dtype=np.float32))
+        return vectors, ids
+
+    def _top(self, scores: np.ndarray, exclude: set[int], topn: int) -> list[tuple[str, float]]:
+        scores = scores.copy()
+        scores[list(exclude)] = -np.inf
+        topn = min(topn, len(scores) - len(exclude))
+        best = np.argpartition(-scores, topn - 1)[:topn] if topn > 0 else np.array([], int)
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.words[i], float(scores[i])) for i in best]
+
+    def most_similar(self, positive=None, negative=None, topn: int = 10
+                     ) -> list[tuple[str, float]]:
+        """The `topn` words nearest (cosine) to the mean of the unit vectors of `positive`
+        minus those of `negative` (words or vectors), the query words excluded.
+
+        most_similar("king") is the nearest words to "king"; most_similar(positive=["king",
+        "woman"], negative=["man"]) is the 3CosAdd analogy man : king :: woman : ?.
+        """
+        pos, pos_ids = self._terms(positive)
+        neg, neg_ids = self._terms(negative)
+        if not pos and not neg:
+            raise ValueError("most_similar needs at least one positive or negative term")
+        mean = np.mean(pos + [-v for v in neg], axis=0)
+        norm = np.linalg.norm(mean)
+        return self._top(self.unit_vectors @ (mean / (norm if norm > 0 else 1)),
+                         pos_ids | neg_ids, topn)
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn: int = 10
+                            ) -> list[tuple[str, float]]:
+        """3CosMul (Levy and Goldberg 2014): Π (1 + cos(x, p)) / 2 over positive terms,
+        divided by Π (1 + cos(x, n)) / 2 over negative ones (+ 1e-6); gensim's formula."""
+        pos, pos_ids = self._terms(positive)
+        neg, neg_ids = self._terms(negative)
+        if not pos:
+            raise ValueError("most_similar_cosmul needs at least one positive term")
+        unit = self.unit_vectors
+        scores = np.prod([(1 + unit @ v) / 2 for v in pos], axis=0)
+        if neg:
+            scores = scores / (np.prod([(1 + unit @ v) / 2 for v in neg], axis=0) + 1e-6)
+        return self._top(scores, pos_ids | neg_ids, topn)
+
+    def similarity(self, word1: str, word2: str) -> float:
+        """Cosine similarity of two words."""
+        unit = self.unit_vectors
+        return float(unit[self._id(word1)] @ unit[self._id(word2)])
+
+    def doesnt_match(self, words: Iterable[str]) -> str:
+        """The word farthest from the mean of the others' unit vectors (unknown words are
+        ignored, as gensim does)."""
+        known = [w for w in words if w in self.index]
+        if not known:
+            raise ValueError("doesnt_match needs at least one word of the vocabulary")
+        rows = self.unit_vectors[[self.index[w] for w in known]]
+        mean = rows.mean(axis=0)
+        mean /= np.linalg.norm(mean) or 1
+        return known[int(np.argmin(rows @ mean))]
+
+    # -- evaluation (gensim's rules, vectorised) --------------------------------------------
+
+    def _upper_index(self, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
+        """Word -> id among the first `restrict_vocab` words; upper-cased, the most frequent
+        spelling winning, when case_insensitive (gensim's ok_vocab)."""
+        words = self.words[:restrict_vocab]
+        if not case_insensitive:
+            return {w: i for i, w in enumerate(words)}
+        return {w.upper(): i for i, w in reversed(list(enumerate(words)))}
+
+    def evaluate_word_analogies(self, path, restrict_vocab: int = RESTRICT_VOCAB,
+                                case_insensitive: bool = True, dummy4unknown: bool = False):
+        """Accuracy on analogy questions "a b c d" (a : b :: c : d), as gensim computes it.
+
+        path: a file in questions-words.txt's format (": section" lines, then questions).
+        The answer is the 3CosAdd nearest word to b − a + c among the first restrict_vocab
+        words, a, b and c excluded. Questions with an unknown word are skipped (counted
+        wrong with dummy4unknown). Returns (accuracy, sections): each section a dict with
+        its name and lists of "correct" and "incorrect" questions, the last one the total.
+        """
+        index = self._upper_index(restrict_vocab, case_insensitive)
+        sections, questions, unknown = [], [], 0
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line_no, line in enumerate(f, 1):
+                if line.startswith(": "):
+                    sections.append({"section": line[2:].strip(), "correct": [],
+                                     "incorrect": []})
+                    continue
+                words = (line.upper() if case_insensitive else line).split()
+                if len(words) != 4:
+                    continue
+                if not sections:
+                    raise ValueError(f"{path}: line {line_no}: a question before any "
+                                     "': section' line")
+                if all(w in index for w in words):
+                    questions.append((len(sections) - 1, tuple(words)))
+                else:
+                    unknown += 1
+                    if dummy4unknown:
+                        sections[-1]["incorrect"].append(tuple(words))
+        unit = self.unit_vectors[:restrict_vocab]
+        for start in range(0, len(questions), QUESTION_BATCH):
+            batch = questions[start:start + QUESTION_BATCH]
+            ids = np.array([[index[w] for w in q] for _, q in batch])
+            targets = unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]
+            scores = targets @ unit.T  # (questions, V)
+            rows = np.arange(len(batch))[:, None]
+            scores[rows, ids[:, :3]] = -np.inf
+            for (section, question), best, want in zip(batch, scores.argmax(axis=1), ids[:, 3]):
+                sections[section]["correct" if best == want else "incorrect"].append(question)
+        total = {"section": "Total accuracy",
+                 "correct": [q for s in sections for q in s["correct"]],
+                 "incorrect": [q for s in sections for q in s["incorrect"]]}
+        answered = len(total["correct"]) + len(total["incorrect"])
+        sections.append(total)
+        return (len(total["correct"]) / answered if answered else 0.0), sections
+
+    def evaluate_word_pairs(self, path, delimiter: str = "\t",
+                            restrict_vocab: int = RESTRICT_VOCAB, case_insensitive: bool = True,
+                            dummy4unknown: bool = False):
+        """Correlation of cosine similarity with human scores on "word word score" lines.
+
+        Returns (pearson, spearman, oov_percent) as gensim does: the two scipy results
+        (statistic, p-value) and the percentage of pairs skipped for an unknown word
+        (scored 0 with dummy4unknown). Lines starting with # are comments.
+        """
+        from scipy import stats
+
+        index = self._upper_index(restrict_vocab, case_insensitive)
+        unit = self.unit_vectors
+        gold, model, unknown, total = [], [], 0, 0
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line_no, line in enumerate(f, 1):
+                if line.startswith("#") or not line.strip():
+                    continue
+                parts = line.rstrip("\n").split(delimiter)
+                try:
+                    a, b, score = parts[0], parts[1], float(parts[2])
+                except (IndexError, ValueError):
+                    continue  # a header or malformed line, skipped as gensim does
+                total += 1
+                if case_insensitive:
+                    a, b = a.upper(), b.upper()
+                if a not in index or b not in index:
+                    unknown += 1
+                    if dummy4unknown:
+                        gold.append(score)
+                        model.append(0.0)
+                    continue
+                gold.append(score)
+                model.append(float(unit[index[a]] @ unit[index[b]]))
+        if len(gold) < 2:
+            raise ValueError(f"{path}: fewer than two pairs with both words in the vocabulary")
+        return (stats.pearsonr(gold, model), stats.spearmanr(gold, model),
+                100.0 * unknown / max(total, 1))
+
+    # -- files and other libraries ----------------------------------------------------------
 
     def save_word2vec_format(self, path, binary: bool = False) -> None:
         """Write word2vec's text (or binary) format to `path`, atomically."""
-        header = f"{len(self)} {self.dim}\n".encode()
-        with atomic_write(path) as out:
-            out.write(header)
-            if binary:
-                little = self.vectors.astype("<f4", copy=False)
-                for word, row in zip(self.words, little):
-                    out.write(word.encode() + b" " + row.tobytes() + b"\n")
-            else:
-                for word, row in zip(self.words, self.vectors):
-                    out.write((word + " " + " ".join(f"{x:.6g}" for x in row) + "\n").encode())
+        write_word2vec(path, self.words, self.vectors, binary)
 
     @classmethod
-    def load_word2vec_format(cls, path, binary: bool = False) -> "Embeddings":
-        """Read a file written by `save_word2vec_format` (or by word2vec.c, or gensim)."""
-        with open(path, "rb") as f:
-            n, dim = (int(x) for x in f.readline().split())
-            words, vectors = [], np.empty((n, dim), dtype=np.float32)
-            for i in range(n):
-                if binary:
-                    word = b""
-                    while (ch := f.read(1)) != b" ":
-                        word += ch
-                    vectors[i] = np.frombuffer(f.read(4 * dim), dtype="<f4")
-                    f.read(1)  # the newline after each vector
-                    words.append(word.decode().lstrip("\n"))
-                else:
-                    parts = f.readline().decode().rstrip("\n").split(" ")
-                    words.append(parts[0])
-                    vectors[i] = np.asarray(parts[1:1 + dim], dtype=np.float32)
-        return cls(words, vectors)
+    def load_word2vec_format(cls, path, binary: bool | None = None) -> "Embeddings":
+        """Read word2vec's format (text or binary; None: tell them apart by content)."""
+        return cls(*read_word2vec(path, binary))
 
+    @classmethod
+    def load(cls, path) -> "Embeddings":
+        """Vectors from a word2vec-format file or a model file (`Word2Vec.save`)."""
+        if is_model_file(path):
+            arrays, words, _ = read_model(path)
+            return cls(words, arrays["input_vectors"])
+        return cls.load_word2vec_format(path)
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    def to_gensim(self):
+        """A gensim KeyedVectors with the same words, order and vectors."""
+        from gensim.models import KeyedVectors
 
+        kv = KeyedVectors(vector_size=self.dim)
+        kv.add_vectors(self.words, self.vectors)
+        return kv
 
-class atomic_write:
-    """Context manager: a binary file object whose content appears at `path` only on success.
+    def to_keras_embedding(self, trainable: bool = False) -> KerasEmbedding:
+        """(StringLookup, Embedding) Keras layers holding these vectors.
 
-    Writes to a temporary file in the same directory, fsyncs, then renames over `path`
-    (atomic on POSIX). On an exception the temporary file is removed and `path` untouched.
-    """
+        lookup maps a word to its row + 1 (0 for unknown words); embedding maps that id to
+        the vector (zeros for id 0). trainable=False freezes the vectors in a model.
+        """
+        import keras
 
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent or ".",
-                                         prefix=f".{self.path.name}.", suffix=".tmp")
-        self._file = os.fdopen(fd, "wb")
-        return self._file
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            self._file.close()
-            if exc_type is None:
-                os.chmod(self._tmp, 0o666 & ~_umask())
-                os.replace(self._tmp, self.path)
-        finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
-        return False
+        lookup = keras.layers.StringLookup(vocabulary=self.words, num_oov_indices=1,
+                                           mask_token=None)
+        embedding = keras.layers.Embedding(len(self) + 1, self.dim, trainable=trainable)
+        embedding.build((None,))
+        embedding.embeddings.assign(np.vstack([np.zeros((1, self.dim), np.float32),
+                                               self.vectors]))
+        return KerasEmbedding(lookup, embedding)

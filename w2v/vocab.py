@@ -49,6 +49,26 @@ class Vocabulary:
         counts = np.array([c for _, c in kept], dtype=np.int64)
         return cls(words, counts, corpus_words=sum(counter.values()))
 
+    def grown(self, sentences: Iterable[list[str]], min_count: int = 5,
+              max_vocab_size: int | None = None) -> "Vocabulary":
+        """This vocabulary after reading more `sentences`: every id kept, counts added, and
+        words new to it that occur min_count times there appended (most frequent first),
+        up to max_vocab_size words in all."""
+        counter: Counter[str] = Counter()
+        for sentence in sentences:
+            counter.update(sentence)
+        counts = self.counts.copy()
+        for word, count in counter.items():
+            if word in self.index:
+                counts[self.index[word]] += count
+        new = sorted(((w, c) for w, c in counter.items()
+                      if w not in self.index and c >= min_count), key=lambda wc: (-wc[1], wc[0]))
+        if max_vocab_size is not None:
+            new = new[:max(max_vocab_size - len(self), 0)]
+        return Vocabulary(self.words + [w for w, _ in new],
+                          np.concatenate([counts, np.array([c for _, c in new], dtype=np.int64)]),
+                          corpus_words=self.corpus_words + sum(counter.values()))
+
     def __len__(self) -> int:
         return len(self.words)
 

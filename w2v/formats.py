@@ -1,0 +1,189 @@
+"""Files: word2vec's text and binary vector formats, the model file, atomic writes.
+
+>>> from w2v.formats import read_word2vec, write_word2vec
+>>> write_word2vec("vectors.txt", ["king", "queen"], np.eye(2, dtype=np.float32))
+>>> words, vectors = read_word2vec("vectors.txt")     # text or binary, told apart by content
+
+word2vec format: a "V d" header line, then per word the word, a space and d numbers (text:
+decimal, space-separated, one line per word; binary: d little-endian float32 and a newline).
+word2vec.c, gensim and fastText read and write it.
+
+The model file (`Word2Vec.save`) is a NumPy .npz archive of plain arrays — the tables,
+word counts, the words as UTF-8 bytes and the settings as JSON bytes — read with
+allow_pickle=False, so loading one never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from w2v.errors import FormatError
+
+MODEL_MAGIC = b"PK\x03\x04"  # a zip archive: .npz
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class atomic_write:
+    """Context manager: a binary file object whose content appears at `path` only on success.
+
+    Writes to a temporary file in the same directory, fsyncs, then renames over `path`
+    (atomic on POSIX). On an exception the temporary file is removed and `path` untouched.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent or ".",
+                                         prefix=f".{self.path.name}.", suffix=".tmp")
+        self._file = os.fdopen(fd, "wb")
+        return self._file
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            self._file.close()
+            if exc_type is None:
+                os.chmod(self._tmp, 0o666 & ~_umask())
+                os.replace(self._tmp, self.path)
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+        return False
+
+
+def write_word2vec(path, words: list[str], vectors: np.ndarray, binary: bool = False) -> None:
+    """Write (V, d) `vectors` for `words` in word2vec's format, atomically."""
+    if not np.isfinite(vectors).all():
+        raise ValueError(f"refusing to write {path}: the vectors hold NaN or infinity")
+    with atomic_write(path) as out:
+        out.write(f"{len(words)} {vectors.shape[1]}\n".encode())
+        if binary:
+            for word, row in zip(words, vectors.astype("<f4", copy=False)):
+                out.write(word.encode() + b" " + row.tobytes() + b"\n")
+        else:
+            for word, row in zip(words, vectors):
+                out.write((word + " " + " ".join(f"{x:.6g}" for x in row) + "\n").encode())
+
+
+def _header(f, path) -> tuple[int, int]:
+    line = f.readline(256)
+    parts = line.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise FormatError(f"{path}: line 1 must be 'count dimension', got {line[:60]!r}")
+    n, dim = int(parts[0]), int(parts[1])
+    if dim == 0 and n > 0:
+        raise FormatError(f"{path}: line 1 says dimension 0")
+    return n, dim
+
+
+def is_binary_word2vec(path) -> bool:
+    """Does `path` hold word2vec's binary format? (text: the first record parses as numbers)"""
+    with open(path, "rb") as f:
+        _, dim = _header(f, path)
+        first = f.readline(64 + 32 * dim)
+    parts = first.split(b" ")
+    if len(parts) < 1 + dim:
+        return True
+    try:
+        [float(p) for p in parts[1:1 + dim]]
+        first.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return False
+
+
+def read_word2vec(path, binary: bool | None = None) -> tuple[list[str], np.ndarray]:
+    """(words, (V, d) float32 vectors) from a word2vec-format file; binary=None: detect.
+
+    Raises FormatError, naming the line or byte offset, for a file that does not match
+    its header (too few or too many records, a wrong count of numbers, a bad number).
+    """
+    if binary is None:
+        binary = is_binary_word2vec(path)
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        n, dim = _header(f, path)
+        least = n * (dim * (4 if binary else 2) + 2)  # bytes n records take at the least
+        if least > size:
+            raise FormatError(f"{path}: header says {n:,} vectors of dimension {dim}, which "
+                              f"need at least {least:,} bytes; the file has {size:,}")
+        words, vectors = [], np.empty((n, dim), dtype=np.float32)
+        for i in range(n):
+            if binary:
+                start = f.tell()
+                word = f.read(256)
+                space = word.find(b" ")
+                if space <= 0:
+                    raise FormatError(f"{path}: byte {start}: no word before a space")
+                f.seek(start + space + 1)
+                raw = f.read(4 * dim)
+                if len(raw) < 4 * dim:
+                    raise FormatError(f"{path}: byte {start}: vector {i + 1} is cut short")
+                vectors[i] = np.frombuffer(raw, dtype="<f4")
+                if f.read(1) not in (b"\n", b""):
+                    f.seek(-1, os.SEEK_CUR)  # word2vec.c ends records with "\n"; tolerate none
+                token = word[:space]
+            else:
+                line = f.readline()
+                parts = line.rstrip(b"\r\n").rstrip(b" ").split(b" ")
+                if len(parts) != 1 + dim:
+                    raise FormatError(f"{path}: line {i + 2}: expected a word and {dim} numbers,"
+                                      f" got {len(parts) - 1 if line else 'end of file'}")
+                try:
+                    vectors[i] = np.array(parts[1:], dtype=np.float32)
+                except ValueError:
+                    raise FormatError(f"{path}: line {i + 2}: not a number in "
+                                      f"{line[:60]!r}") from None
+                token = parts[0]
+            try:
+                words.append(token.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise FormatError(f"{path}: record {i + 1}: the word is not UTF-8") from None
+        if f.read(1).strip():
+            raise FormatError(f"{path}: data after the {n:,} records the header announces")
+    if len(set(words)) != len(words):
+        raise FormatError(f"{path}: a word appears twice")
+    return words, vectors
+
+
+def write_model(path, arrays: dict[str, np.ndarray], words: list[str], meta: dict) -> None:
+    """A model file: named arrays, the words, and JSON-able settings, atomically."""
+    blob = "\n".join(words).encode("utf-8")
+    with atomic_write(path) as out:
+        np.savez(out, words=np.frombuffer(blob, dtype=np.uint8),
+                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+
+
+def read_model(path) -> tuple[dict[str, np.ndarray], list[str], dict]:
+    """(arrays, words, settings) of a model file; FormatError if it is not one."""
+    with open(path, "rb") as f:
+        if f.read(4) != MODEL_MAGIC:
+            raise FormatError(f"{path}: not a w2v model file (no zip archive header)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        words_blob, meta_blob = arrays.pop("words"), arrays.pop("meta")
+        words = words_blob.tobytes().decode("utf-8").split("\n") if words_blob.size else []
+        meta = json.loads(meta_blob.tobytes().decode("utf-8"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as error:
+        raise FormatError(f"{path}: not a readable w2v model file ({error})") from None
+    return arrays, words, meta
+
+
+def is_model_file(path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == MODEL_MAGIC
