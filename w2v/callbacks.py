@@ -15,6 +15,7 @@ ModelCheckpoint, anything with `set_model`) go to `model.fit` on the keras backe
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 
@@ -86,7 +87,7 @@ class Reporter:
         if self.show:
             shown = ", ".join(f"{k} {v:,.0f}" if k == "words_per_second" else f"{k} {v:.4g}"
                               for k, v in logs.items() if k not in ("epoch", "words", "seconds"))
-            self.bar.write(f"epoch {epoch + 1}/{self.epochs}: {shown}")
+            self.bar.write(f"epoch {epoch + 1}/{self.epochs}: {shown}", file=sys.stderr)
         if self.log:
             self._write({"event": "epoch", **logs})
         for callback in self.callbacks:

@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-per-update", type=int, default=d.steps_per_update,
                    help="soft batch: accumulate this many batches, then update once "
                         f"(default {d.steps_per_update})")
+    p.add_argument("--eval", action="store_true",
+                   help="score analogies and word pairs (gensim's sets) after each epoch")
+    p.add_argument("--log-json", type=Path, default=None, metavar="FILE",
+                   help="append one JSON object per progress report and per epoch to FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
 
@@ -93,9 +97,12 @@ def config_from_args(args) -> TrainConfig:
 
 
 def check_output(output: Path, inputs: list[Path]) -> None:
-    """Refuse an output that would overwrite an input or cannot be written."""
+    """Refuse an output that would overwrite an input (or another output) or cannot be
+    written."""
     for path in inputs:
-        if path.exists() and output.exists() and os.path.samefile(path, output):
+        same = (output.exists() and path.exists() and os.path.samefile(path, output)) or \
+            output.resolve() == path.resolve()
+        if same:
             raise ValueError(f"output {str(output)!r} is an input file: refusing to overwrite it")
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
@@ -117,9 +124,12 @@ def main(argv=None) -> int:
         parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
     try:
         check_output(args.output, corpus)
+        if args.log_json:
+            check_output(args.log_json, corpus + [args.output])
         from w2v.trainer import train
 
-        vectors, summary = train(corpus, config, progress=not args.quiet)
+        vectors, summary = train(corpus, config, progress=not args.quiet,
+                                 log_json=args.log_json, evaluate=args.eval)
         vectors.save_word2vec_format(args.output, binary=args.binary)
     except (ValueError, OSError, GpuUnavailableError, FloatingPointError) as err:
         print(f"w2v-train: error: {err}", file=sys.stderr)

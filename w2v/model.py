@@ -36,6 +36,7 @@ class SkipGram(keras.Model):
         self.output_vectors = self.add_weight(
             shape=(self.vocab_size, self.dim), name="output_vectors", initializer="zeros")
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.built = True  # every weight exists now: saving (ModelCheckpoint) needs no call first
 
     def gather(self, examples):
         """Rows a batch touches: input (B, d) of the centers, output (B, 1 + K, d)."""

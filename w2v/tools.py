@@ -1,0 +1,207 @@
+"""w2v-eval, w2v-similar, w2v-plot: look at trained vectors from the command line.
+
+    w2v-eval vectors.txt                         # analogies and word pairs, as a table
+    w2v-similar vectors.txt whale king-man+woman # nearest neighbours, or an analogy
+    w2v-plot vectors.txt emma harriet ship sea -o words.png
+
+VECTORS is word2vec's text or binary format (told apart by content) or a model file from
+`Word2Vec.save`. Errors end with one line on stderr: exit 2 for usage, 1 for the rest.
+None of these imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+
+def _run(prog: str, body, argv) -> int:
+    """Run body(argv); a user's error becomes one line on stderr and exit status 1."""
+    from w2v.errors import FormatError
+
+    try:
+        return body(argv)
+    except (FileNotFoundError, IsADirectoryError) as error:
+        print(f"{prog}: error: no such file: {error.filename}", file=sys.stderr)
+    except (FormatError, ValueError, KeyError, OSError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"{prog}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _load(path: Path):
+    from w2v.vectors import Embeddings
+
+    return Embeddings.load(path)
+
+
+# -- w2v-eval ---------------------------------------------------------------------------
+
+
+def eval_table(vectors, analogies: list[str], pair_sets: dict[str, str]) -> list[dict]:
+    """One row per evaluation set: name, measure, score, items used, share unknown."""
+    rows = []
+    for path in analogies:
+        accuracy, sections = vectors.evaluate_word_analogies(path)
+        total = sections[-1]
+        used = len(total["correct"]) + len(total["incorrect"])
+        asked = sum(1 for line in open(path, encoding="utf-8", errors="replace")
+                    if len(line.split()) == 4 and not line.startswith(":"))
+        rows.append({"set": Path(path).stem, "measure": "accuracy", "score": accuracy,
+                     "used": used, "unknown": 1 - used / max(asked, 1)})
+    for name, path in pair_sets.items():
+        try:
+            _, spearman, oov = vectors.evaluate_word_pairs(path)
+            score, unknown = float(spearman[0]), oov / 100
+        except ValueError:  # fewer than two known pairs
+            score, unknown = float("nan"), 1.0
+        rows.append({"set": name, "measure": "spearman", "score": score, "used": None,
+                     "unknown": unknown})
+    return rows
+
+
+def eval_main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="w2v-eval", description="Score word vectors: analogy "
+                                "accuracy and word-pair Spearman correlation (gensim's rules).")
+    p.add_argument("vectors", type=Path, help="word2vec text/binary file or model file")
+    p.add_argument("--analogies", action="append", metavar="FILE",
+                   help="questions in questions-words.txt's format (default: gensim's copy)")
+    p.add_argument("--pairs", action="append", default=[], metavar="NAME=FILE",
+                   help="tab-separated word, word, score lines (default: gensim's "
+                        "WordSim353 and SimLex-999)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = p.parse_args(argv)
+    pairs = {}
+    for item in args.pairs:
+        if "=" not in item:
+            p.error(f"--pairs takes NAME=FILE, got {item!r}")
+        name, path = item.split("=", 1)
+        pairs[name] = path
+
+    def body(_):
+        from gensim.test.utils import datapath
+
+        from w2v.evaluate import ANALOGY_SET, PAIR_SETS
+
+        analogies = args.analogies or [datapath(ANALOGY_SET)]
+        sets = pairs or {name: datapath(file) for name, file in PAIR_SETS.items()}
+        for path in [*analogies, *sets.values()]:
+            if not Path(path).is_file():
+                raise FileNotFoundError(2, "no such file", path)
+        vectors = _load(args.vectors)
+        rows = eval_table(vectors, analogies, sets)
+        if args.json:
+            import json
+            print(json.dumps(rows))
+            return 0
+        print(f"{args.vectors}: {len(vectors):,} words, dim {vectors.dim}")
+        print(f"{'set':<20} {'measure':<9} {'score':>7} {'used':>8} {'unknown':>8}")
+        for r in rows:
+            used = f"{r['used']:,}" if r["used"] is not None else "–"
+            print(f"{r['set']:<20} {r['measure']:<9} {r['score']:>7.4f} {used:>8} "
+                  f"{r['unknown']:>7.1%}")
+        return 0
+
+    return _run("w2v-eval", body, argv)
+
+
+# -- w2v-similar ------------------------------------------------------------------------
+
+_TERM = re.compile(r"([+-]?)([^+-]+)")
+
+
+def parse_query(query: str) -> tuple[list[str], list[str]]:
+    """'king-man+woman' -> (['king', 'woman'], ['man']); 'whale' -> (['whale'], [])."""
+    positive, negative = [], []
+    for sign, word in _TERM.findall(query):
+        (negative if sign == "-" else positive).append(word)
+    return positive, negative
+
+
+def similar_main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="w2v-similar", description="Nearest neighbours of words (cosine); a query "
+        "such as king-man+woman is an analogy (3CosAdd).")
+    p.add_argument("vectors", type=Path, help="word2vec text/binary file or model file")
+    p.add_argument("words", nargs="+", metavar="WORD", help="a word, or words joined by + and -")
+    p.add_argument("-n", "--topn", type=int, default=10, help="neighbours per query (default 10)")
+    args = p.parse_args(argv)
+    if args.topn < 1:
+        p.error(f"--topn must be at least 1, got {args.topn}")
+
+    def body(_):
+        vectors = _load(args.vectors)
+        unknown = [w for q in args.words for w in sum(parse_query(q), []) if w not in vectors]
+        if unknown:
+            raise ValueError(f"not in the vocabulary of {args.vectors}: {', '.join(unknown)}")
+        for query in args.words:
+            positive, negative = parse_query(query)
+            print(query)
+            for word, score in vectors.most_similar(positive, negative, topn=args.topn):
+                print(f"  {score:.4f}  {word}")
+        return 0
+
+    return _run("w2v-similar", body, argv)
+
+
+# -- w2v-plot ---------------------------------------------------------------------------
+
+
+def pca_2d(matrix):
+    """(n, d) -> (n, 2): the rows projected on their two principal axes (centred SVD)."""
+    import numpy as np
+
+    centred = matrix - matrix.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    return centred @ axes[:2].T
+
+
+def plot_main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="w2v-plot",
+                                description="Draw chosen words in 2-D (PCA of their vectors).")
+    p.add_argument("vectors", type=Path, help="word2vec text/binary file or model file")
+    p.add_argument("words", nargs="+", metavar="WORD")
+    p.add_argument("-o", "--output", type=Path, default=Path("words.png"),
+                   help="image file, format from its suffix (default words.png)")
+    p.add_argument("--title", default=None)
+    args = p.parse_args(argv)
+    if len(args.words) < 3:
+        p.error(f"give at least 3 words to project, got {len(args.words)}")
+
+    def body(_):
+        try:
+            import matplotlib
+        except ImportError:
+            raise ValueError("w2v-plot needs matplotlib: pip install matplotlib") from None
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from w2v.formats import atomic_write
+
+        if args.output.resolve() == args.vectors.resolve():
+            raise ValueError(f"output {str(args.output)!r} is the vectors file: refusing to "
+                             "overwrite it")
+        if not args.output.parent.is_dir():
+            raise ValueError(f"output directory does not exist: {str(args.output.parent)!r}")
+        vectors = _load(args.vectors)
+        unknown = [w for w in args.words if w not in vectors]
+        if unknown:
+            raise ValueError(f"not in the vocabulary of {args.vectors}: {', '.join(unknown)}")
+        points = pca_2d(vectors[args.words])
+        fig, ax = plt.subplots(figsize=(7, 6))
+        ax.scatter(points[:, 0], points[:, 1], s=14)
+        for word, (x, y) in zip(args.words, points):
+            ax.annotate(word, (x, y), xytext=(4, 3), textcoords="offset points")
+        ax.set_title(args.title or f"{len(args.words)} words of {args.vectors.name}, PCA")
+        ax.set_xlabel("first principal axis")
+        ax.set_ylabel("second principal axis")
+        fig.tight_layout()
+        with atomic_write(args.output) as out:
+            fig.savefig(out, format=args.output.suffix.lstrip(".") or "png", dpi=120)
+        plt.close(fig)
+        print(f"wrote {args.output}")
+        return 0
+
+    return _run("w2v-plot", body, argv)
