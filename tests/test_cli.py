@@ -1,8 +1,11 @@
 """w2v-train as a user runs it: a real subprocess, real files."""
 
+import hashlib
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,36 +39,102 @@ def test_heun_with_soft_batch_end_to_end(tiny_corpus, tmp_path):
     assert KeyedVectors.load_word2vec_format(out).vectors.shape == (48, 12)
 
 
+# case -> (arguments, exit status, what the one line on stderr says); the README's
+# reliability table lists the same cases (test_readme_lists_every_bad_input_case).
 BAD = {
-    "missing file": (["missing.txt"], "corpus file not found: 'missing.txt'"),
-    "empty corpus": (["empty.txt"], "corpus is empty"),
-    "vocabulary empty": (["rare.txt"], "vocabulary is empty: no word occurs min_count=5"),
-    "dim 0": (["rare.txt", "--dim", "0"], "--dim must be at least 1, got 0"),
-    "dim negative": (["rare.txt", "--dim", "-3"], "--dim must be at least 1, got -3"),
-    "window 0": (["rare.txt", "--window", "0"], "--window must be at least 1, got 0"),
-    "negative 0": (["rare.txt", "--negative", "0"], "--negative must be at least 1, got 0"),
-    "output is input": (["rare.txt", "-o", "rare.txt"], "is an input file"),
-    "output dir missing": (["rare.txt", "-o", "no/such/dir/v.txt"], "output directory does not exist"),
-    "unknown backend": (["rare.txt", "--backend", "torch"], "--backend must be one of auto, keras, numba"),
-    "unknown optimizer": (["rare.txt", "--optimizer", "adam"], "--optimizer must be one of sgd"),
-    "steps per update 0": (["rare.txt", "--steps-per-update", "0"],
+    "missing corpus file": (["missing.txt"], 1, "corpus file not found: 'missing.txt'"),
+    "empty directory": (["emptydir"], 1, "corpus directory 'emptydir' has no files"),
+    "empty file": (["empty.txt"], 1, "corpus is empty: no words in empty.txt"),
+    "only whitespace": (["blank.txt"], 1, "corpus is empty: no words in blank.txt"),
+    "random bytes": (["random.bin"], 1, "corpus file 'random.bin' is not UTF-8 text"),
+    "NUL bytes": (["nul.txt"], 1, "corpus file 'nul.txt' is not text: a NUL byte at offset 5"),
+    "vocabulary empty after min_count": (["rare.txt"], 1,
+                                         "vocabulary is empty: no word occurs min_count=5"),
+    "dim 0": (["ok.txt", "--dim", "0"], 2, "--dim must be at least 1, got 0"),
+    "dim negative": (["ok.txt", "--dim", "-3"], 2, "--dim must be at least 1, got -3"),
+    "window 0": (["ok.txt", "--window", "0"], 2, "--window must be at least 1, got 0"),
+    "negative -1": (["ok.txt", "--negative", "-1"], 2, "--negative must be at least 1, got -1"),
+    "sample -0.1": (["ok.txt", "--sample", "-0.1"], 2, "--sample must be >= 0, got -0.1"),
+    "epochs 0": (["ok.txt", "--epochs", "0"], 2, "--epochs must be at least 1, got 0"),
+    "alpha 0": (["ok.txt", "--alpha", "0"], 2, "--alpha must be a number > 0, got 0.0"),
+    "alpha NaN": (["ok.txt", "--alpha", "nan"], 2, "--alpha must be a number > 0, got nan"),
+    "min_alpha above alpha": (["ok.txt", "--min-alpha", "0.5"], 2,
+                              "--min-alpha must be between 0 and alpha, got 0.5"),
+    "threads 0": (["ok.txt", "--threads", "0"], 2, "--threads must be at least 1, got 0"),
+    "output is an input": (["ok.txt", "-o", "ok.txt"], 1,
+                           "output 'ok.txt' is an input file: refusing to overwrite it"),
+    "output in a missing directory": (["ok.txt", "-o", "no/such/v.txt"], 1,
+                                      "output directory does not exist: 'no/such'"),
+    "output in a read-only directory": (["ok.txt", "-o", "locked/v.txt"], 1,
+                                        "output directory is not writable: 'locked'"),
+    "unknown backend": (["ok.txt", "--backend", "torch"], 2,
+                        "--backend must be one of auto, keras, numba, cuda, got 'torch'"),
+    "unknown optimizer": (["ok.txt", "--optimizer", "adam"], 2,
+                          "--optimizer must be one of sgd, momentum"),
+    "steps per update 0": (["ok.txt", "--steps-per-update", "0"], 2,
                            "--steps-per-update must be at least 1, got 0"),
 }
 
 
+def bad_input_files(folder):
+    (folder / "emptydir").mkdir()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blank.txt").write_text("   \n\n\t\n")
+    (folder / "random.bin").write_bytes(np.random.default_rng(0).integers(128, 256, 4000,
+                                                                          dtype=np.uint8).tobytes())
+    (folder / "nul.txt").write_bytes(b"words\x00\x00 more words\n")
+    (folder / "rare.txt").write_text("each word here occurs once\n")
+    (folder / "ok.txt").write_text("the cat sat on the mat\n" * 20)
+    (folder / "locked").mkdir()
+    (folder / "locked").chmod(0o555)
+
+
+def checksums(folder) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file()}
+
+
 @pytest.mark.parametrize("case", BAD)
 def test_bad_input_gets_one_clear_line_and_no_output(tmp_path, case):
-    (tmp_path / "empty.txt").write_text("   \n\n")
-    (tmp_path / "rare.txt").write_text("each word here occurs once\n")
-    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
-    args, message = BAD[case]
+    args, code, message = BAD[case]
+    if case == "output in a read-only directory" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    bad_input_files(tmp_path)
+    before = checksums(tmp_path)
     result = run(*args, *([] if "-o" in args else ["-o", "out.txt"]), cwd=tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == code, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out.txt").exists()
-    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # inputs untouched
+    assert checksums(tmp_path) == before  # inputs untouched, no output, no temporary file
+
+
+@pytest.mark.parametrize("case", [c for c in BAD if BAD[c][1] == 2 and "threads" not in c])
+def test_the_python_api_raises_the_same_words(case):
+    from w2v.cli import build_parser, config_from_args
+
+    args, _, message = BAD[case]
+    flag, rule = message.split(" ", 1)
+    with pytest.raises(ValueError, match=re.escape(f"{flag[2:].replace('-', '_')} {rule}")):
+        config_from_args(build_parser().parse_args(args)).validated()
+
+
+@pytest.mark.parametrize("case", [c for c in BAD if BAD[c][1] == 1 and "output" not in c])
+def test_the_python_api_raises_the_same_words_for_files(tmp_path, case, monkeypatch):
+    from w2v.trainer import train
+
+    bad_input_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args, _, message = BAD[case]
+    error = FileNotFoundError if "not found" in message else ValueError
+    with pytest.raises(error, match=re.escape(message)):
+        train(args[0])
+
+
+def test_readme_lists_every_bad_input_case():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for case, (_, code, message) in BAD.items():
+        assert f"| {case} | {code} | {message}" in readme, case
 
 
 def test_help_and_import_do_not_load_tensorflow():
@@ -75,3 +144,14 @@ def test_help_and_import_do_not_load_tensorflow():
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False False", result.stderr
+
+
+@pytest.mark.parametrize("backend", ["numba", "keras"])
+def test_divergence_stops_with_the_epoch_words_and_cause_and_writes_nothing(tmp_path, backend):
+    (tmp_path / "ok.txt").write_text("the cat sat on the mat and the dog sat on the log\n" * 400)
+    result = run("ok.txt", "-o", "v.txt", "--alpha", "1e4", "--min-count", "1", "--backend",
+                 backend, "--batch-size", "64", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert re.search(r"training diverged in epoch 1 after [\d,]+ words: the loss is (nan|inf)", line)
+    assert "try a smaller --alpha" in line and not (tmp_path / "v.txt").exists()

@@ -15,6 +15,7 @@ ModelCheckpoint, anything with `set_model`) go to `model.fit` on the keras backe
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 
@@ -42,10 +43,11 @@ class Reporter:
     """
 
     def __init__(self, total_words: int, epochs: int, words: list[str], show: bool = False,
-                 callbacks=(), log_json=None, evaluate: bool = False):
+                 callbacks=(), log_json=None, evaluate: bool = False, alpha: float = 0.025):
         from tqdm.auto import tqdm
 
         self.total_words, self.epochs, self.words = total_words, epochs, words
+        self.alpha = alpha  # the starting learning rate, named when training diverges
         self.callbacks = list(callbacks)
         self.evaluate = evaluate
         self.bar = tqdm(total=total_words, unit="word", unit_scale=True, disable=not show,
@@ -58,7 +60,16 @@ class Reporter:
         self.history: list[dict] = []
 
     def progress(self, words: float, lr: float, loss: float) -> None:
-        """`words` more corpus words trained; lr and running loss now."""
+        """`words` more corpus words trained; lr and running loss now.
+
+        Raises FloatingPointError when the loss is no longer finite: the tables hold NaN
+        or infinity from here on, and nothing should be saved from them.
+        """
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"training diverged in epoch {len(self.history) + 1} after "
+                f"{round(self.done + words):,} words: the loss is {loss} (the learning rate, "
+                f"{self.alpha:g} at the start, is the likely cause: try a smaller --alpha)")
         self.done += words
         self.epoch_words += words
         self.bar.update(round(self.done) - self.bar.n)

@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size,
                    help=f"(center, context) pairs per step (default {d.batch_size})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
-    p.add_argument("--threads", type=int, default=d.threads,
-                   help="worker threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="worker threads, at least 1 (default: all cores)")
     p.add_argument("--backend", default=d.backend,
                    help=f"training backend: {', '.join(BACKENDS)} (default {d.backend}: numba, "
                         "or keras when --optimizer/--steps-per-update ask for it; cuda "
@@ -91,7 +91,8 @@ def config_from_args(args) -> TrainConfig:
         dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
         max_vocab_size=args.max_vocab_size, sample=args.sample, epochs=args.epochs,
         alpha=args.alpha, min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed,
-        threads=args.threads, backend=args.backend, shared_negatives=args.shared_negatives,
+        threads=0 if args.threads is None else args.threads, backend=args.backend,
+        shared_negatives=args.shared_negatives,
         cuda_updates=args.cuda_updates, optimizer=args.optimizer,
         steps_per_update=args.steps_per_update)
 
@@ -117,6 +118,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     corpus = args.corpus or [default_corpus()]
+    if args.threads is not None and args.threads < 1:
+        parser.exit(2, f"w2v-train: error: --threads must be at least 1, got {args.threads}\n")
     try:
         config = config_from_args(args).validated()
     except ValueError as err:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 BLOCK_BYTES = 1 << 20  # read size: large enough to amortise Python overhead, small in memory
 _MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+MAX_BAD_SHARE = 0.1  # more undecodable bytes than this at a file's start: not a text file
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how surrogateescape marks an undecodable byte
 
 
@@ -84,8 +85,13 @@ class Corpus:
     def _decoded_blocks(self, path: Path) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         with open_binary(path) as stream:
+            first = True
             while block := stream.read(BLOCK_BYTES):
-                yield self._replace_bad_bytes(decoder.decode(block))
+                text = decoder.decode(block)
+                if first:
+                    _refuse_binary(path, block, text)
+                    first = False
+                yield self._replace_bad_bytes(text)
             yield self._replace_bad_bytes(decoder.decode(b"", final=True))
 
     def _replace_bad_bytes(self, text: str) -> str:
@@ -115,6 +121,18 @@ class Corpus:
         if carry:
             pending.append(carry)
         yield from _cut(pending, limit)
+
+
+def _refuse_binary(path: Path, block: bytes, text: str) -> None:
+    """ValueError if the first block of a file is not text: a NUL byte, or more than
+    MAX_BAD_SHARE of its bytes not UTF-8 (a few bad bytes in text are only counted)."""
+    nul = block.find(b"\x00")
+    if nul >= 0:
+        raise ValueError(f"corpus file {str(path)!r} is not text: a NUL byte at offset {nul:,}")
+    bad = len(_ESCAPED_BYTE.findall(text))
+    if bad > MAX_BAD_SHARE * len(block):
+        raise ValueError(f"corpus file {str(path)!r} is not UTF-8 text: {bad / len(block):.0%} "
+                         f"of its first {len(block):,} bytes do not decode")
 
 
 def _cut(tokens: list[str], limit: int) -> Iterator[list[str]]:

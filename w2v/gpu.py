@@ -71,8 +71,6 @@ def fit_cuda(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors
                 reporter.progress((last - first) * words_per_id, lr_at(done + last),
                                   loss_sum / max(pairs, 1))
         loss = loss_sum / max(pairs, 1)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss is {loss}")
         reporter.epoch_end(epoch, loss, lr_at((epoch + 1) * encoded.n_ids),
                            lambda: trainer.input_vectors.copy_to_host())
     return (*trainer.tables(), loss)

@@ -151,7 +151,8 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
     corpus_words = batches.encoded.tokens
     steps_per_epoch = 0
     reporter = Reporter(corpus_words * config.epochs, config.epochs, vocab.words, progress,
-                        [c for c in callbacks if not is_keras_callback(c)], log_json, evaluate)
+                        [c for c in callbacks if not is_keras_callback(c)], log_json, evaluate,
+                        config.alpha)
     try:
         if backend == "keras":
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
@@ -300,7 +301,5 @@ def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vecto
                 done += len(ids)
                 reporter.progress(len(ids) * words_per_id, lr_at(done), loss_sum / max(pairs, 1))
             loss = loss_sum / max(pairs, 1)
-            if not np.isfinite(loss):
-                raise FloatingPointError(f"training diverged in epoch {epoch + 1}: loss is {loss}")
             reporter.epoch_end(epoch, loss, lr_at(done), lambda: input_vectors.copy())
     return loss
