@@ -128,12 +128,16 @@ def read_word2vec(path, binary: bool | None = None) -> tuple[list[str], np.ndarr
                 word = f.read(256)
                 space = word.find(b" ")
                 if space <= 0:
-                    raise FormatError(f"{path}: byte {start}: no word before a space")
+                    raise FormatError(f"{path}: byte {start}: record {i + 1} has no word and "
+                                      "space within 256 bytes")
                 f.seek(start + space + 1)
                 raw = f.read(4 * dim)
                 if len(raw) < 4 * dim:
                     raise FormatError(f"{path}: byte {start}: vector {i + 1} is cut short")
                 vectors[i] = np.frombuffer(raw, dtype="<f4")
+                if not np.isfinite(vectors[i]).all():
+                    raise FormatError(f"{path}: byte {start}: vector {i + 1} holds NaN or "
+                                      "infinity")
                 if f.read(1) not in (b"\n", b""):
                     f.seek(-1, os.SEEK_CUR)  # word2vec.c ends records with "\n"; tolerate none
                 token = word[:space]
@@ -148,12 +152,16 @@ def read_word2vec(path, binary: bool | None = None) -> tuple[list[str], np.ndarr
                 except ValueError:
                     raise FormatError(f"{path}: line {i + 2}: not a number in "
                                       f"{line[:60]!r}") from None
+                if not np.isfinite(vectors[i]).all():
+                    raise FormatError(f"{path}: line {i + 2}: NaN or infinity")
                 token = parts[0]
             try:
                 words.append(token.decode("utf-8"))
             except UnicodeDecodeError:
                 raise FormatError(f"{path}: record {i + 1}: the word is not UTF-8") from None
-        if f.read(1).strip():
+            if not token or token.isspace():
+                raise FormatError(f"{path}: record {i + 1}: an empty word")
+        if f.read().strip():
             raise FormatError(f"{path}: data after the {n:,} records the header announces")
     if len(set(words)) != len(words):
         raise FormatError(f"{path}: a word appears twice")
@@ -168,20 +176,67 @@ def write_model(path, arrays: dict[str, np.ndarray], words: list[str], meta: dic
                  meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
 
 
+MODEL_DTYPES = ("<f4", "<i8", "|u1")  # what a model or checkpoint file may hold
+
+
 def read_model(path) -> tuple[dict[str, np.ndarray], list[str], dict]:
-    """(arrays, words, settings) of a model file; FormatError if it is not one."""
+    """(arrays, words, settings) of a model file; FormatError if it is not a valid one.
+
+    The archive is parsed explicitly rather than by np.load: every member must be stored
+    uncompressed, hold one of MODEL_DTYPES, and be exactly as long as its .npy header says,
+    before anything is allocated for it; zip's CRC-32 then checks every byte read.
+    """
+    size = os.path.getsize(path)
     with open(path, "rb") as f:
         if f.read(4) != MODEL_MAGIC:
             raise FormatError(f"{path}: not a w2v model file (no zip archive header)")
+    arrays = {}
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                arrays[info.filename.removesuffix(".npy")] = _read_member(archive, info, size,
+                                                                          path)
         words_blob, meta_blob = arrays.pop("words"), arrays.pop("meta")
         words = words_blob.tobytes().decode("utf-8").split("\n") if words_blob.size else []
         meta = json.loads(meta_blob.tobytes().decode("utf-8"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as error:
+    except FormatError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError,
+            EOFError, NotImplementedError, RuntimeError, OverflowError) as error:
         raise FormatError(f"{path}: not a readable w2v model file ({error})") from None
+    if not isinstance(meta, dict):
+        raise FormatError(f"{path}: its settings are not a JSON object")
     return arrays, words, meta
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int, path) -> np.ndarray:
+    where = f"{path}: member {info.filename!r} at byte {info.header_offset:,}"
+    if not info.filename.endswith(".npy") or info.compress_type != zipfile.ZIP_STORED:
+        raise FormatError(f"{where}: not an uncompressed .npy array")
+    if info.file_size > size:
+        raise FormatError(f"{where}: says {info.file_size:,} bytes, the file has {size:,}")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise FormatError(f"{where}: .npy version {version} is not supported")
+        if dtype.str not in MODEL_DTYPES or fortran:
+            raise FormatError(f"{where}: holds {dtype.str} (fortran order {fortran}), not one "
+                              f"of {', '.join(MODEL_DTYPES)}")
+        count = 1
+        for length in shape:
+            count *= length
+        need = count * dtype.itemsize
+        if need != info.file_size - member.tell():
+            raise FormatError(f"{where}: shape {shape} needs {need:,} bytes, the member has "
+                              f"{info.file_size - member.tell():,}")
+        data = member.read(need)
+        if len(data) != need or member.read(1):  # reading to the end checks the CRC-32
+            raise FormatError(f"{where}: cut short")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 def is_model_file(path) -> bool:

@@ -156,10 +156,16 @@ class Word2Vec:
         except (KeyError, TypeError, ValueError) as error:
             raise FormatError(f"{path}: inconsistent model file ({error})") from None
         shape = (len(words), config.dim)
-        if model.input_vectors.shape != shape or model.output_vectors.shape != shape:
-            raise FormatError(f"{path}: tables of shape {model.input_vectors.shape} and "
-                              f"{model.output_vectors.shape} for {len(words)} words of dim "
-                              f"{config.dim}")
+        tables = (arrays["input_vectors"], arrays["output_vectors"])
+        if any(t.shape != shape or t.dtype != np.float32 for t in tables):
+            raise FormatError(f"{path}: tables of {[(t.shape, t.dtype.str) for t in tables]} "
+                              f"for {len(words)} words of dim {config.dim}")
+        if not all(np.isfinite(t).all() for t in tables):
+            raise FormatError(f"{path}: the tables hold NaN or infinity")
+        counts = arrays["counts"]
+        if counts.dtype != np.int64 or (counts < 0).any() or len(set(words)) != len(words):
+            raise FormatError(f"{path}: the vocabulary is inconsistent (repeated words or "
+                              "counts that are not non-negative int64)")
         return model
 
     def __repr__(self) -> str:
