@@ -155,3 +155,21 @@ def test_divergence_stops_with_the_epoch_words_and_cause_and_writes_nothing(tmp_
     line = result.stderr.strip().splitlines()[-1]
     assert re.search(r"training diverged in epoch 1 after [\d,]+ words: the loss is (nan|inf)", line)
     assert "try a smaller --alpha" in line and not (tmp_path / "v.txt").exists()
+
+
+def test_two_runs_writing_one_output_leave_one_complete_file(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(" ".join(f"w{(i * 7 + j) % 300}" for j in range(40))
+                                for i in range(400)) + "\n")
+    common = [corpus, "--dim", "50", "--min-count", "1", "--epochs", "1", "--threads", "1", "-q"]
+    for seed in (1, 2):  # what each run writes on its own (one thread: deterministic)
+        assert run(*common, "--seed", seed, "-o", tmp_path / f"alone{seed}.txt").returncode == 0
+    alone = {(tmp_path / f"alone{s}.txt").read_bytes() for s in (1, 2)}
+    assert len(alone) == 2
+    for attempt in range(3):
+        target = tmp_path / "shared.txt"
+        runs = [subprocess.Popen(CLI + [str(a) for a in (*common, "--seed", seed, "-o", target)],
+                                 stderr=subprocess.PIPE) for seed in (1, 2)]
+        assert [p.wait(timeout=300) for p in runs] == [0, 0]
+        assert target.read_bytes() in alone  # one run's whole file, never a mix
+        assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
