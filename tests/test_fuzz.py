@@ -143,28 +143,40 @@ def test_word2vec_loaders_against_mutated_files(tmp_path, binary):
     assert outcomes["refused"] > FUZZ_CASES / 4 and outcomes["loaded"] > 10, outcomes
 
 
-def test_model_loader_against_mutated_files(tmp_path):
+@pytest.mark.parametrize("kind", ["model", "checkpoint"])
+def test_model_and_checkpoint_loaders_against_mutated_files(tmp_path, kind):
     from tests.conftest import planted_sentences
+    from w2v.checkpoint import Checkpoint
+    from w2v.config import TrainConfig
+    from w2v.trainer import train
 
-    model = Word2Vec(planted_sentences(20), vector_size=4, min_count=1, epochs=1, workers=1)
-    good = tmp_path / "good.w2v"
-    model.save(good)
+    good = tmp_path / "good"
+    if kind == "model":
+        Word2Vec(planted_sentences(20), vector_size=4, min_count=1, epochs=1,
+                 workers=1).save(good)
+        load = Word2Vec.load
+    else:
+        corpus = tmp_path / "c.txt"
+        corpus.write_text("\n".join(" ".join(s) for s in planted_sentences(20)) + "\n")
+        train(corpus, TrainConfig(dim=4, min_count=1, epochs=1), checkpoint=good)
+        load = Checkpoint.load
+    saved = load(good)
     original = good.read_bytes()
     rng = np.random.default_rng(11)
-    path = tmp_path / "case.w2v"
+    path = tmp_path / "case"
     outcomes = {"loaded": 0, "refused": 0}
     for case in range(FUZZ_CASES):
         data = mutate(original, rng)
         path.write_bytes(data)
         try:
-            loaded = load_bounded(Word2Vec.load, path)
+            loaded = load_bounded(load, path)
         except FormatError:
             outcomes["refused"] += 1
             continue
         # zip's CRC-32 covers every array: what loads is exactly what was saved
-        np.testing.assert_array_equal(loaded.input_vectors, model.input_vectors)
-        np.testing.assert_array_equal(loaded.output_vectors, model.output_vectors)
-        assert loaded.vocab.words == model.vocab.words and loaded.config == model.config
+        np.testing.assert_array_equal(loaded.input_vectors, saved.input_vectors)
+        np.testing.assert_array_equal(loaded.output_vectors, saved.output_vectors)
+        assert loaded.vocab.words == saved.vocab.words and loaded.config == saved.config
         outcomes["loaded"] += 1
     assert outcomes["refused"] > FUZZ_CASES / 2, outcomes
 

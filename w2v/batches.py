@@ -76,18 +76,18 @@ class EncodedCorpus:
         c = 0
         while c < self.n_chunks:
             last = c + 1
-            while last < self.n_chunks and self._id_bound(last + 1) - self._id_bound(c) <= max_ids:
+            while last < self.n_chunks and self.chunk_id_start(last + 1) - self.chunk_id_start(c) <= max_ids:
                 last += 1
             yield self._read(c, last)
             c = last
 
-    def _id_bound(self, c: int) -> int:
+    def chunk_id_start(self, c: int) -> int:
         """Position in the id stream where chunk c starts (c = n_chunks: the end)."""
         first = self.chunk_starts[c]
         return int(self.sentence_ends[first - 1]) if first > 0 else 0
 
     def _read(self, c: int, last: int) -> tuple[int, np.ndarray, np.ndarray]:
-        begin, end = self._id_bound(c), self._id_bound(last)
+        begin, end = self.chunk_id_start(c), self.chunk_id_start(last)
         self._file.seek(begin * 4)
         ids = np.fromfile(self._file, dtype=np.int32, count=end - begin)
         sentences = slice(self.chunk_starts[c], self.chunk_starts[last])

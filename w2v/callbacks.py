@@ -39,11 +39,13 @@ class Reporter:
 
     total_words: corpus words × epochs; words: the vocabulary (for `vectors()`);
     log_json: a path for one JSON object per line, or None; evaluate: score each epoch with
-    w2v.evaluate (analogies and word pairs).
+    w2v.evaluate (analogies and word pairs); start: a resumed run's w2v.checkpoint.Position
+    (its words done and epoch logs carry on).
     """
 
     def __init__(self, total_words: int, epochs: int, words: list[str], show: bool = False,
-                 callbacks=(), log_json=None, evaluate: bool = False, alpha: float = 0.025):
+                 callbacks=(), log_json=None, evaluate: bool = False, alpha: float = 0.025,
+                 start=None):
         from tqdm.auto import tqdm
 
         self.total_words, self.epochs, self.words = total_words, epochs, words
@@ -54,10 +56,11 @@ class Reporter:
                         smoothing=0.1, dynamic_ncols=True, mininterval=0.5)
         self.show = show
         self.log = open(log_json, "a", buffering=1, encoding="utf-8") if log_json else None
-        self.done = 0.0
+        self.done = start.words if start else 0.0
         self.started = self.epoch_started = time.perf_counter()
         self.epoch_words = 0.0
-        self.history: list[dict] = []
+        self.history: list[dict] = list(start.history) if start else []
+        self.bar.update(round(self.done))
 
     def progress(self, words: float, lr: float, loss: float) -> None:
         """`words` more corpus words trained; lr and running loss now.

@@ -36,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", nargs="*", type=Path,
                    help="text files or directories: one sentence per line, whitespace tokens; "
                         ".gz/.bz2/.xz read as such (default: the novels shipped in data/)")
-    p.add_argument("-o", "--output", type=Path, default=Path("vectors.txt"),
-                   help="where to write the vectors, word2vec format (default: vectors.txt)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="where to write the vectors, word2vec format (default: vectors.txt, "
+                        "or the resumed run's)")
     p.add_argument("--binary", action="store_true", help="write word2vec's binary format")
     p.add_argument("--dim", type=int, default=d.dim, help=f"vector size (default {d.dim})")
     p.add_argument("--window", type=int, default=d.window,
@@ -82,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score analogies and word pairs (gensim's sets) after each epoch")
     p.add_argument("--log-json", type=Path, default=None, metavar="FILE",
                    help="append one JSON object per progress report and per epoch to FILE")
+    p.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                   help="save the run to PATH every --checkpoint-every minutes, after each "
+                        "epoch, and on Ctrl-C or SIGTERM (then exit 130/143); numba backend")
+    p.add_argument("--checkpoint-every", type=float, default=10.0, metavar="MINUTES",
+                   help="minutes between checkpoints (default 10)")
+    p.add_argument("--resume", type=Path, default=None, metavar="PATH",
+                   help="go on with the run checkpointed at PATH (its corpus and settings)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
 
@@ -117,36 +125,83 @@ def check_output(output: Path, inputs: list[Path]) -> None:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.resume and args.corpus:
+        parser.exit(2, "w2v-train: error: --resume takes its corpus from the checkpoint: "
+                       "name no corpus\n")
     corpus = args.corpus or [default_corpus()]
     if args.threads is not None and args.threads < 1:
         parser.exit(2, f"w2v-train: error: --threads must be at least 1, got {args.threads}\n")
+    if not args.checkpoint_every > 0:
+        parser.exit(2, "w2v-train: error: --checkpoint-every must be a number of minutes > 0, "
+                       f"got {args.checkpoint_every}\n")
     try:
         config = config_from_args(args).validated()
     except ValueError as err:
         flag = "--" + str(err).split(" ", 1)[0].replace("_", "-")
         parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
+    from w2v.checkpoint import Interrupted
+
     try:
-        check_output(args.output, corpus)
-        if args.log_json:
-            check_output(args.log_json, corpus + [args.output])
+        if args.resume:
+            return _resume(args)
+        output = args.output or Path("vectors.txt")
+        check_output(output, corpus)
+        for extra in (args.log_json, args.checkpoint):
+            if extra:
+                check_output(extra, corpus + [output])
         from w2v.trainer import train
 
-        vectors, summary = train(corpus, config, progress=not args.quiet,
-                                 log_json=args.log_json, evaluate=args.eval)
-        vectors.save_word2vec_format(args.output, binary=args.binary)
+        vectors, summary = train(
+            corpus, config, progress=not args.quiet, log_json=args.log_json,
+            evaluate=args.eval, checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            checkpoint_extra={"output": str(output.resolve()), "binary": args.binary})
+        vectors.save_word2vec_format(output, binary=args.binary)
+    except Interrupted as stop:
+        print(f"w2v-train: {stop}", file=sys.stderr)
+        return stop.exit_status
     except (ValueError, OSError, GpuUnavailableError, FloatingPointError) as err:
         print(f"w2v-train: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("w2v-train: interrupted; no output written", file=sys.stderr)
         return 130
-    if not args.quiet:
-        if summary.bad_bytes:
-            print(f"warning: {summary.bad_bytes:,} undecodable bytes were read as U+FFFD",
-                  file=sys.stderr)
-        print(summary)
-        print(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {args.output}")
+    _report(args, summary, vectors, output)
     return 0
+
+
+def _resume(args) -> int:
+    """w2v-train --resume PATH: go on, then write the vectors where the run said."""
+    from w2v.checkpoint import Checkpoint
+    from w2v.trainer import resume
+
+    saved = Checkpoint.load(args.resume).extra
+    output = args.output or Path(saved.get("output", "vectors.txt"))
+    binary = args.binary or bool(saved.get("binary", False))
+    check_output(output, [args.resume])
+    vectors, summary = resume(args.resume, progress=not args.quiet, log_json=args.log_json,
+                              evaluate=args.eval)
+    if summary is None:
+        if output.exists():
+            print(f"w2v-train: checkpoint {args.resume} is of a finished run; its vectors are "
+                  f"in {output}: nothing to do", file=sys.stderr)
+            return 0
+        print(f"w2v-train: checkpoint {args.resume} is of a finished run; writing its "
+              f"vectors to {output}", file=sys.stderr)
+    vectors.save_word2vec_format(output, binary=binary)
+    if summary is not None:
+        _report(args, summary, vectors, output)
+    return 0
+
+
+def _report(args, summary, vectors, output) -> None:
+    if args.quiet:
+        return
+    if summary.bad_bytes:
+        print(f"warning: {summary.bad_bytes:,} undecodable bytes were read as U+FFFD",
+              file=sys.stderr)
+    print(summary)
+    print(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {output}")
 
 
 if __name__ == "__main__":

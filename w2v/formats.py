@@ -239,6 +239,33 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int, pat
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
+def read_trained(path, kind: str, version: int):
+    """A model or checkpoint file, validated: (config, vocab, input_vectors, output_vectors,
+    arrays, meta). kind and version: what its settings must say it is. FormatError for
+    anything inconsistent (settings, vocabulary, table shapes and dtypes, NaN)."""
+    from w2v.config import TrainConfig
+    from w2v.vocab import Vocabulary
+
+    arrays, words, meta = read_model(path)
+    if meta.get("format") != kind or meta.get("version") != version:
+        raise FormatError(f"{path}: not a version-{version} {kind} file")
+    try:
+        config = TrainConfig(**meta["config"]).validated()
+        vocab = Vocabulary(words, arrays["counts"], int(meta["corpus_words"]))
+        tables = arrays["input_vectors"], arrays["output_vectors"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise FormatError(f"{path}: inconsistent {kind} file ({error})") from None
+    if any(t.shape != (len(words), config.dim) or t.dtype != np.float32 for t in tables):
+        raise FormatError(f"{path}: tables of {[(t.shape, t.dtype.str) for t in tables]} for "
+                          f"{len(words)} words of dim {config.dim}")
+    if not all(np.isfinite(t).all() for t in tables):
+        raise FormatError(f"{path}: the tables hold NaN or infinity")
+    if vocab.counts.dtype != np.int64 or (vocab.counts < 0).any() or len(vocab.index) != len(words):
+        raise FormatError(f"{path}: the vocabulary is inconsistent (repeated words or "
+                          "counts that are not non-negative int64)")
+    return config, vocab, *tables, arrays, meta
+
+
 def is_model_file(path) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == MODEL_MAGIC

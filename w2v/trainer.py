@@ -13,6 +13,7 @@ Backends share the vocabulary, the batches and the learning-rate schedule:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -22,6 +23,7 @@ import numpy as np
 
 from w2v.batches import EncodedCorpus, SkipGramBatches
 from w2v.callbacks import Reporter, is_keras_callback
+from w2v.checkpoint import Checkpoint, Checkpointer, Position, corpus_stamp
 from w2v.config import TrainConfig
 from w2v.corpus import Corpus
 from w2v.vectors import Embeddings
@@ -111,48 +113,102 @@ def prepare(corpus, config: TrainConfig) -> tuple[Corpus, Vocabulary, SkipGramBa
 
 def train(corpus, config: TrainConfig | None = None, progress: bool = False,
           callbacks=(), model_class=None, optimizer_factory=None, log_json=None,
-          evaluate: bool = False) -> tuple[Embeddings, TrainSummary]:
+          evaluate: bool = False, checkpoint=None, checkpoint_every: float = 10.0,
+          checkpoint_extra: dict | None = None) -> tuple[Embeddings, TrainSummary]:
     """Train word vectors on `corpus`: a path, a list of paths, or re-iterable sentences
     (lists of str tokens).
 
     progress: show a tqdm bar on stderr (and a line per epoch). callbacks: w2v.callbacks.
     Callback objects (every backend) and Keras callbacks (keras backend). log_json: a file
     for one JSON line per progress report and per epoch. evaluate: score analogies and word
-    pairs after each epoch (in the epoch logs). model_class: a SkipGram subclass to train
-    instead (keras); optimizer_factory: schedule -> Keras optimizer.
+    pairs after each epoch (in the epoch logs). checkpoint: a path to save the run to every
+    `checkpoint_every` minutes, after each epoch and on SIGINT/SIGTERM (numba backend,
+    corpus files; see w2v.checkpoint and `resume`). model_class: a SkipGram subclass to
+    train instead (keras); optimizer_factory: schedule -> Keras optimizer.
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
     config = (config or TrainConfig()).validated()
     started = time.perf_counter()
     sentences = sentences_of(corpus, config)
+    if checkpoint is not None:
+        _check_checkpointable(sentences, config)
     vocab = build_vocabulary(sentences, config)
     tables = initial_tables(len(vocab), config.dim, config.seed)
-    input_vectors, _, summary = fit(sentences, vocab, *tables, config, progress=progress,
-                                    callbacks=callbacks, log_json=log_json, evaluate=evaluate,
-                                    model_class=model_class, optimizer_factory=optimizer_factory,
-                                    started=started)
+    input_vectors, _, summary = fit(
+        sentences, vocab, *tables, config, progress=progress, callbacks=callbacks,
+        log_json=log_json, evaluate=evaluate, model_class=model_class,
+        optimizer_factory=optimizer_factory, started=started, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, checkpoint_extra=checkpoint_extra)
     return Embeddings(vocab.words, input_vectors), summary
+
+
+def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: bool = False,
+           checkpoint_every: float | None = None) -> tuple[Embeddings, TrainSummary | None]:
+    """Go on with the run a checkpoint saved, writing further checkpoints to the same path.
+
+    Returns (vectors, summary); the summary is None when the checkpoint is of a finished
+    run (its vectors are returned as they are). Raises FormatError for a file that is not a
+    checkpoint and ValueError when the corpus changed since it was written.
+    """
+    state = Checkpoint.load(path)
+    if state.finished:
+        return Embeddings(state.vocab.words, state.input_vectors), None
+    paths = [stamp["path"] for stamp in state.corpus]
+    for stamp, now in zip(state.corpus, corpus_stamp(paths) if all(map(os.path.exists, paths))
+                          else [None] * len(paths)):
+        if now != stamp:
+            raise ValueError(f"corpus file {stamp['path']!r} is missing or changed since "
+                             f"checkpoint {path} was written: cannot resume")
+    every = checkpoint_every if checkpoint_every is not None else \
+        state.extra.get("checkpoint_every", 10.0)
+    input_vectors, _, summary = fit(
+        sentences_of(paths, state.config), state.vocab, state.input_vectors,
+        state.output_vectors, state.config, progress=progress, callbacks=callbacks,
+        log_json=log_json, evaluate=evaluate, checkpoint=path, checkpoint_every=every,
+        checkpoint_extra=state.extra, start=state.position)
+    return Embeddings(state.vocab.words, input_vectors), summary
+
+
+def _check_checkpointable(sentences, config: TrainConfig) -> None:
+    if config.resolved_backend != "numba":
+        raise ValueError(f"checkpoints are implemented for the numba backend, not "
+                         f"{config.resolved_backend}")
+    if not isinstance(sentences, Corpus):
+        raise ValueError("checkpoints need the corpus as files (resuming reads them again)")
 
 
 def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors: np.ndarray,
         config: TrainConfig, progress: bool = False, callbacks=(), log_json=None,
         evaluate: bool = False, model_class=None, optimizer_factory=None,
-        started: float | None = None) -> tuple[np.ndarray, np.ndarray, TrainSummary]:
+        started: float | None = None, checkpoint=None, checkpoint_every: float = 10.0,
+        checkpoint_extra: dict | None = None, start: Position | None = None
+        ) -> tuple[np.ndarray, np.ndarray, TrainSummary]:
     """Train the (V, d) float32 tables on `sentences` (ids from `vocab`), the learning rate
     falling from alpha to min_alpha over this call's epochs; returns the trained tables
-    (the numba and cuda backends update the given arrays in place) and a TrainSummary."""
+    (the numba and cuda backends update the given arrays in place) and a TrainSummary.
+    checkpoint, checkpoint_every, checkpoint_extra: see `train`; start: a resumed run's
+    Position (numba)."""
     started = started or time.perf_counter()
     backend = config.resolved_backend
     keras_callbacks = [c for c in callbacks if is_keras_callback(c)]
     if keras_callbacks and backend != "keras":
         raise ValueError(f"Keras callbacks ({type(keras_callbacks[0]).__name__}) need the keras "
                          f"backend, not {backend}; w2v.callbacks.Callback works on every backend")
+    if checkpoint is not None:
+        _check_checkpointable(sentences, config)
     batches = encode(sentences, vocab, config)
     corpus_words = batches.encoded.tokens
     steps_per_epoch = 0
     reporter = Reporter(corpus_words * config.epochs, config.epochs, vocab.words, progress,
                         [c for c in callbacks if not is_keras_callback(c)], log_json, evaluate,
-                        config.alpha)
+                        config.alpha, start)
+    checkpointer = None
+    if checkpoint is not None:
+        stamp = corpus_stamp(sentences.paths)
+        extra = {**(checkpoint_extra or {}), "checkpoint_every": checkpoint_every}
+        checkpointer = Checkpointer(checkpoint, lambda position: Checkpoint(
+            config, vocab, input_vectors, output_vectors, position, stamp, extra),
+            checkpoint_every)
     try:
         if backend == "keras":
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
@@ -161,7 +217,9 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
                 steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
         tick = time.perf_counter()
         if backend == "numba":
-            final_loss = _fit_numba(batches, input_vectors, output_vectors, config, reporter)
+            with checkpointer or contextlib.nullcontext():
+                final_loss = _fit_numba(batches, input_vectors, output_vectors, config, reporter,
+                                        start, checkpointer)
         elif backend == "cuda":
             from w2v.gpu import fit_cuda
             input_vectors, output_vectors, final_loss = fit_cuda(
@@ -252,7 +310,8 @@ def initial_tables(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np
 
 
 def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors: np.ndarray,
-               config: TrainConfig, reporter: Reporter) -> float:
+               config: TrainConfig, reporter: Reporter, start: Position | None = None,
+               checkpointer=None) -> float:
     """Train the tables in place with the fused numba kernel; returns the final loss.
 
     Each corpus chunk is cut into one slice of whole sentences per thread; the threads run
@@ -260,12 +319,16 @@ def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vecto
     Thread t keeps its own random streams for the epoch; with one thread they are the
     batch path's streams, so `threads=1` trains on exactly the examples the keras backend
     sees. The learning rate falls linearly with the position of each word in the run.
+    start: where to begin (a resumed checkpoint's Position); checkpointer(position,
+    epoch_end) is called after every chunk (w2v.checkpoint.Checkpointer).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from kernels.cpu import seed_state, sgns_train_cpu, sgns_train_windows_cpu
 
-    encoded, threads = batches.encoded, config.worker_threads
+    start = start or Position()
+    encoded = batches.encoded
+    threads = len(start.states) if start.states is not None else config.worker_threads
     words_per_id = encoded.tokens / encoded.n_ids
     kernel = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
     total = config.epochs * encoded.n_ids
@@ -273,16 +336,23 @@ def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vecto
     def lr_at(position):
         return config.alpha - (config.alpha - config.min_alpha) * position / total
 
-    loss = 0.0
+    def fresh_states(epoch) -> np.ndarray:
+        if threads == 1:
+            return np.concatenate(batches._states(epoch))[None]
+        return np.array([[seed_state(hash((config.seed, epoch, t, k)))[0] for k in (0, 1)]
+                         for t in range(threads)], dtype=np.uint64)
+
+    loss = start.loss_sum / max(start.pairs, 1)
     with ThreadPoolExecutor(threads) as pool:
-        for epoch in range(config.epochs):
-            if threads == 1:
-                states = [batches._states(epoch)]
-            else:
-                states = [(seed_state(hash((config.seed, epoch, t, 0))),
-                           seed_state(hash((config.seed, epoch, t, 1)))) for t in range(threads)]
-            done, pairs, loss_sum = epoch * encoded.n_ids, 0, 0.0
-            for ids, ends in encoded.chunks():
+        for epoch in range(start.epoch, config.epochs):
+            resuming = epoch == start.epoch and start.states is not None
+            table = start.states.copy() if resuming else fresh_states(epoch)
+            states = [(table[t, 0:1], table[t, 1:2]) for t in range(threads)]  # views: advance in place
+            first = start.chunk if resuming else 0
+            pairs, loss_sum = (start.pairs, start.loss_sum) if resuming else (0, 0.0)
+            done = epoch * encoded.n_ids + encoded.chunk_id_start(first)
+            for c in range(first, encoded.n_chunks):
+                ids, ends = encoded.chunk(c)
                 cuts = np.searchsorted(ends, np.linspace(0, len(ids), threads + 1)[1:-1])
                 bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
                 sentence_bounds = [0, *cuts.tolist(), len(ends)]
@@ -300,6 +370,12 @@ def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vecto
                     loss_sum += chunk_loss
                 done += len(ids)
                 reporter.progress(len(ids) * words_per_id, lr_at(done), loss_sum / max(pairs, 1))
+                if checkpointer and c + 1 < encoded.n_chunks:
+                    checkpointer(Position(epoch, c + 1, pairs, loss_sum, table.copy(),
+                                          reporter.done, list(reporter.history)))
             loss = loss_sum / max(pairs, 1)
             reporter.epoch_end(epoch, loss, lr_at(done), lambda: input_vectors.copy())
+            if checkpointer:
+                checkpointer(Position(epoch + 1, 0, 0, 0.0, None, reporter.done,
+                                      list(reporter.history)), epoch_end=True)
     return loss

@@ -20,11 +20,11 @@ from dataclasses import replace
 import numpy as np
 
 from w2v.config import TrainConfig
-from w2v.formats import read_model, write_model
+from w2v.formats import read_trained, write_model
 from w2v.vectors import Embeddings
 from w2v.vocab import Vocabulary
 
-MODEL_FORMAT = "w2v-model"
+MODEL_FORMAT = "w2v model"
 MODEL_VERSION = 1
 
 
@@ -139,33 +139,18 @@ class Word2Vec:
         """A model written by `save`; w2v.FormatError if the file is not one."""
         from w2v.errors import FormatError
 
-        arrays, words, meta = read_model(path)
-        if meta.get("format") != MODEL_FORMAT or meta.get("version") != MODEL_VERSION:
-            raise FormatError(f"{path}: not a version-{MODEL_VERSION} w2v model file")
+        config, vocab, input_vectors, output_vectors, _, meta = read_trained(
+            path, MODEL_FORMAT, MODEL_VERSION)
+        model = cls.__new__(cls)
+        model.config, model.callbacks, model.progress, model.summaries = config, [], False, []
+        model.vocab, model.input_vectors, model.output_vectors = vocab, input_vectors, output_vectors
         try:
-            config = TrainConfig(**meta["config"]).validated()
-            model = cls.__new__(cls)
-            model.config, model.callbacks, model.progress = config, [], False
-            model.vocab = Vocabulary(words, arrays["counts"], meta["corpus_words"])
-            model.input_vectors = arrays["input_vectors"].astype(np.float32, copy=False)
-            model.output_vectors = arrays["output_vectors"].astype(np.float32, copy=False)
             model.epochs_trained = int(meta["epochs_trained"])
             model.words_trained = int(meta["words_trained"])
             model.history = list(meta["history"])
-            model.summaries, model.train_calls = [], int(meta["train_calls"])
+            model.train_calls = int(meta["train_calls"])
         except (KeyError, TypeError, ValueError) as error:
             raise FormatError(f"{path}: inconsistent model file ({error})") from None
-        shape = (len(words), config.dim)
-        tables = (arrays["input_vectors"], arrays["output_vectors"])
-        if any(t.shape != shape or t.dtype != np.float32 for t in tables):
-            raise FormatError(f"{path}: tables of {[(t.shape, t.dtype.str) for t in tables]} "
-                              f"for {len(words)} words of dim {config.dim}")
-        if not all(np.isfinite(t).all() for t in tables):
-            raise FormatError(f"{path}: the tables hold NaN or infinity")
-        counts = arrays["counts"]
-        if counts.dtype != np.int64 or (counts < 0).any() or len(set(words)) != len(words):
-            raise FormatError(f"{path}: the vocabulary is inconsistent (repeated words or "
-                              "counts that are not non-negative int64)")
         return model
 
     def __repr__(self) -> str:
