@@ -135,3 +135,20 @@ def test_resume_refuses_a_changed_corpus_and_other_files(tmp_path):
     result = cli(corpus, "-o", tmp_path / "o.txt", "--backend", "keras", "--checkpoint",
                  tmp_path / "k.ckpt")
     assert result.returncode == 1 and "numba backend" in result.stderr
+
+
+def test_a_diverged_run_keeps_the_last_good_checkpoint(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat\n" * 50)
+    good = tmp_path / "c.ckpt"
+    train(corpus, TrainConfig(dim=8, min_count=1, epochs=1), checkpoint=good)
+    before = good.read_bytes()
+    state = Checkpoint.load(good)
+    state.input_vectors[0, 0] = np.nan
+    with pytest.raises(FloatingPointError, match="refusing to checkpoint tables that hold NaN"):
+        state.save(good)
+    assert good.read_bytes() == before
+    with pytest.raises(FloatingPointError, match="training diverged in epoch 1"):
+        train(corpus, TrainConfig(dim=8, min_count=1, epochs=1, alpha=1e4, sample=0),
+              checkpoint=good)
+    assert good.read_bytes() == before  # diverged before its first checkpoint: nothing written
