@@ -130,11 +130,11 @@ def test_resume_refuses_a_changed_corpus_and_other_files(tmp_path):
     (tmp_path / "v.txt").write_text("1 2\na 0 1\n")
     with pytest.raises(FormatError):
         resume(tmp_path / "v.txt")
-    with pytest.raises(ValueError, match="checkpoints are implemented for the numba backend"):
+    with pytest.raises(ValueError, match="checkpoints are implemented for the numba and cuda backends, not keras"):
         train(corpus, TrainConfig(backend="keras"), checkpoint=tmp_path / "k.ckpt")
     result = cli(corpus, "-o", tmp_path / "o.txt", "--backend", "keras", "--checkpoint",
                  tmp_path / "k.ckpt")
-    assert result.returncode == 1 and "numba backend" in result.stderr
+    assert result.returncode == 1 and "numba and cuda backends" in result.stderr
 
 
 def test_a_diverged_run_keeps_the_last_good_checkpoint(tmp_path):

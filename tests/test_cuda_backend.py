@@ -309,3 +309,40 @@ def test_gpu_benchmark_makes_exact_duplicate_rates_and_keeps_simulator_runs_out_
         assert duplicate_rate(rows_with_duplicate_rate(1000, rate, rng)) == pytest.approx(rate)
     with pytest.raises(SystemExit, match="simulator timings mean nothing"):
         main(["--smoke", "--out", "benchmarks/results/gpu_smoke"])
+
+
+def test_a_stopped_and_resumed_batched_run_ends_bit_identical(tmp_path, monkeypatch, request):
+    import signal
+    import threading
+
+    from w2v import gpu
+    from w2v.checkpoint import Checkpoint, Interrupted
+    from w2v.trainer import resume
+
+    monkeypatch.setattr(gpu, "BATCHED_CENTERS", 40)  # nine launches per epoch
+    corpus = write_planted(tmp_path / "p.txt", 30)
+    config = TrainConfig(backend="cuda", cuda_updates="batched", dim=8, window=3,
+                         min_count=1, sample=1e-2, epochs=2, alpha=0.1)
+    straight, _ = train(corpus, config)
+    checkpoint = tmp_path / "run.ckpt"
+    stopped = 0
+    # a SIGTERM that lands outside training (the race at a run's end) must not end pytest
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, previous))
+    while True:  # SIGTERM each run 1.5 s in, until one finishes
+        timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
+        timer.start()
+        try:
+            vectors, _ = (resume(checkpoint) if checkpoint.exists() else
+                          train(corpus, config, checkpoint=checkpoint, checkpoint_every=1e-6))
+            timer.cancel()
+            break
+        except Interrupted as stop:
+            assert stop.exit_status == 143
+            stopped += 1
+            position = Checkpoint.load(checkpoint).position
+            assert position.epoch < 2
+        finally:
+            timer.join()
+    assert stopped >= 2
+    np.testing.assert_array_equal(vectors.vectors, straight.vectors)

@@ -1,4 +1,4 @@
-"""Checkpoints: save a numba run between chunks, stop on SIGINT/SIGTERM, resume exactly.
+"""Checkpoints: save a run between chunks, stop on SIGINT/SIGTERM, resume exactly.
 
 >>> train("big.txt", config, checkpoint="run.ckpt", checkpoint_every=10)   # minutes
 >>> vectors, summary = resume("run.ckpt")        # after a crash, a Ctrl-C or a kill
@@ -52,7 +52,8 @@ class Interrupted(Exception):
 
 @dataclass
 class Position:
-    """Where a numba run stands: about to train chunk `chunk` of epoch `epoch` (0-based)."""
+    """Where a run stands: about to train chunk `chunk` of epoch `epoch` (0-based); on
+    the cuda backend `chunk` counts launches, and `states` is empty (counter-based draws)."""
     epoch: int = 0
     chunk: int = 0
     pairs: int = 0  # pairs trained so far in this epoch
@@ -150,11 +151,14 @@ class Checkpointer:
             raise KeyboardInterrupt
         self.stop = signum
 
-    def __call__(self, position: Position, epoch_end: bool = False) -> None:
-        """After a chunk (or an epoch): save if it is time, then stop if asked to."""
+    def __call__(self, position: Position, epoch_end: bool = False, before_save=None) -> None:
+        """After a chunk (or an epoch): save if it is time, then stop if asked to.
+        before_save(): called first when saving (the cuda backend copies its tables back)."""
         due = epoch_end or self.stop is not None or \
             time.monotonic() - self.last >= 60 * self.every
         if due:
+            if before_save:
+                before_save()
             self.make(position).save(self.path)
             self.last = time.monotonic()
         if self.stop is not None:

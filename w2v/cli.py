@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="numba backend: draw negatives once per window and share them "
                         "(HogBatch: fewer row reads; default on), or per pair as word2vec")
     p.add_argument("--cuda-updates", choices=CUDA_UPDATES, default=d.cuda_updates,
-                   help="cuda backend: hogwild (atomic adds as each window trains: fastest) "
+                   help="cuda backend: hogwild (atomic adds as each window trains) "
                         "or batched (each launch's updates summed per row in a fixed order: "
                         f"reproducible bit for bit) (default {d.cuda_updates})")
     p.add_argument("--optimizer", default=d.optimizer,
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append one JSON object per progress report and per epoch to FILE")
     p.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
                    help="save the run to PATH every --checkpoint-every minutes, after each "
-                        "epoch, and on Ctrl-C or SIGTERM (then exit 130/143); numba backend")
+                        "epoch, and on Ctrl-C or SIGTERM (then exit 130/143); numba and cuda")
     p.add_argument("--checkpoint-every", type=float, default=10.0, metavar="MINUTES",
                    help="minutes between checkpoints (default 10)")
     p.add_argument("--resume", type=Path, default=None, metavar="PATH",

@@ -34,7 +34,7 @@ class TrainConfig:
     threads: int = 0  # 0: all cores of this machine
     backend: str = "auto"  # numba (fastest on CPU), or keras when a keras-only optimizer is asked
     shared_negatives: bool = True  # numba: one draw of negatives per window (HogBatch): measured 1.6-2.9x faster at equal quality
-    cuda_updates: str = "hogwild"  # cuda: atomic adds as blocks go (fastest); "batched": reproducible bit for bit
+    cuda_updates: str = "hogwild"  # cuda: atomic adds as blocks go (no extra pass); "batched": reproducible bit for bit
     optimizer: str = "sgd"  # word2vec's plain SGD; see w2v.optimizers and w2v.runge_kutta
     steps_per_update: int = 1  # soft batch: accumulate k batches' gradients, update once
     max_sentence_length: int = 10_000  # longer lines (text8) are cut, as word2vec and gensim do

@@ -122,8 +122,8 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False,
     Callback objects (every backend) and Keras callbacks (keras backend). log_json: a file
     for one JSON line per progress report and per epoch. evaluate: score analogies and word
     pairs after each epoch (in the epoch logs). checkpoint: a path to save the run to every
-    `checkpoint_every` minutes, after each epoch and on SIGINT/SIGTERM (numba backend,
-    corpus files; see w2v.checkpoint and `resume`). model_class: a SkipGram subclass to
+    `checkpoint_every` minutes, after each epoch and on SIGINT/SIGTERM (numba and cuda
+    backends, corpus files; see w2v.checkpoint and `resume`). model_class: a SkipGram subclass to
     train instead (keras); optimizer_factory: schedule -> Keras optimizer.
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
@@ -170,8 +170,8 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
 
 
 def _check_checkpointable(sentences, config: TrainConfig) -> None:
-    if config.resolved_backend != "numba":
-        raise ValueError(f"checkpoints are implemented for the numba backend, not "
+    if config.resolved_backend not in ("numba", "cuda"):
+        raise ValueError(f"checkpoints are implemented for the numba and cuda backends, not "
                          f"{config.resolved_backend}")
     if not isinstance(sentences, Corpus):
         raise ValueError("checkpoints need the corpus as files (resuming reads them again)")
@@ -222,8 +222,10 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
                                         start, checkpointer)
         elif backend == "cuda":
             from w2v.gpu import fit_cuda
-            input_vectors, output_vectors, final_loss = fit_cuda(
-                batches, input_vectors, output_vectors, config, reporter)
+            with checkpointer or contextlib.nullcontext():
+                input_vectors, output_vectors, final_loss = fit_cuda(
+                    batches, input_vectors, output_vectors, config, reporter, start=start,
+                    checkpointer=checkpointer)
         else:
             input_vectors, output_vectors, final_loss = _fit_keras(
                 batches, input_vectors, output_vectors, config, steps_per_epoch, reporter,
