@@ -49,7 +49,7 @@ def measure(path: Path, threads: int, min_count: int = 5) -> dict:
 
 
 def markdown(report: dict) -> str:
-    lines = ["| corpus | file MB | words | vocabulary | train s | peak RSS MB |",
+    lines = ["| corpus | file MB | words | vocabulary | seconds (count, encode, train) | peak RSS MB |",
              "|---|---|---|---|---|---|"]
     for name, r in report["runs"].items():
         lines.append(f"| {name} | {r['file_mb']:,.0f} | {r['words']:,} | {r['vocab']:,} | "
