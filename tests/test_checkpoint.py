@@ -1,6 +1,7 @@
 """Checkpoints and resume: real w2v-train processes stopped by SIGTERM at random moments."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -130,11 +131,53 @@ def test_resume_refuses_a_changed_corpus_and_other_files(tmp_path):
     (tmp_path / "v.txt").write_text("1 2\na 0 1\n")
     with pytest.raises(FormatError):
         resume(tmp_path / "v.txt")
-    with pytest.raises(ValueError, match="checkpoints are implemented for the numba and cuda backends, not keras"):
-        train(corpus, TrainConfig(backend="keras"), checkpoint=tmp_path / "k.ckpt")
-    result = cli(corpus, "-o", tmp_path / "o.txt", "--backend", "keras", "--checkpoint",
+    with pytest.raises(ValueError, match="checkpoints on the keras backend cover the optimizers "
+                                         "sgd, momentum, nesterov, adagrad without soft batch"):
+        train(corpus, TrainConfig(optimizer="heun"), checkpoint=tmp_path / "k.ckpt")
+    result = cli(corpus, "-o", tmp_path / "o.txt", "--steps-per-update", "4", "--checkpoint",
                  tmp_path / "k.ckpt")
-    assert result.returncode == 1 and "numba and cuda backends" in result.stderr
+    assert result.returncode == 1 and "not sgd with steps_per_update 4" in result.stderr
+
+
+def test_keras_runs_stopped_and_resumed_end_bit_identical(tmp_path, request):
+    """In-process: SIGTERM every 2 s until the run finishes, resuming each time."""
+    import threading
+
+    from tests.conftest import planted_sentences
+    from w2v.checkpoint import Interrupted
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in planted_sentences(20000)) + "\n")
+    config = TrainConfig(backend="keras", optimizer="momentum", dim=8, min_count=1, epochs=2,
+                         batch_size=64, threads=1)
+    straight, summary = train(corpus, config)
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # signals between runs
+    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, previous))
+    checkpoint, stops = tmp_path / "run.ckpt", []
+    while True:
+        done = threading.Event()
+
+        def pester():
+            while not done.wait(2.0):
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        pesterer = threading.Thread(target=pester)
+        pesterer.start()
+        try:
+            vectors, resumed = (resume(checkpoint) if checkpoint.exists() else
+                                train(corpus, config, checkpoint=checkpoint,
+                                      checkpoint_every=1e-6))
+            break
+        except Interrupted:
+            position = Checkpoint.load(checkpoint).position
+            stops.append((position.epoch, position.chunk))
+        finally:
+            done.set()
+            pesterer.join()
+    assert len(stops) >= 2 and any(chunk for _, chunk in stops), stops
+    np.testing.assert_array_equal(vectors.vectors, straight.vectors)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[-1]["loss"] == pytest.approx(summary.history[-1]["loss"], rel=1e-5)
 
 
 def test_a_diverged_run_keeps_the_last_good_checkpoint(tmp_path):

@@ -52,8 +52,9 @@ class Interrupted(Exception):
 
 @dataclass
 class Position:
-    """Where a run stands: about to train chunk `chunk` of epoch `epoch` (0-based); on
-    the cuda backend `chunk` counts launches, and `states` is empty (counter-based draws)."""
+    """Where a run stands: about to train chunk `chunk` of epoch `epoch` (0-based). On the
+    cuda backend `chunk` counts launches, on keras steps; there `states` is empty (the
+    draws are counter-based, or replayed per epoch)."""
     epoch: int = 0
     chunk: int = 0
     pairs: int = 0  # pairs trained so far in this epoch
@@ -61,6 +62,7 @@ class Position:
     states: np.ndarray | None = None  # (threads, 2) uint64 random states; None: a fresh epoch
     words: float = 0.0  # corpus words trained so far (the progress report's count)
     history: list = field(default_factory=list)  # the logs of the epochs done
+    optimizer_state: list = field(default_factory=list)  # keras: optimizer and loss-metric variables
 
 
 @dataclass
@@ -85,11 +87,14 @@ class Checkpoint:
         write_model(path, {"input_vectors": self.input_vectors,
                            "output_vectors": self.output_vectors, "counts": self.vocab.counts,
                            # uint64 states travel as int64 bits (the model file's dtypes)
-                           "states": states.view(np.int64)}, self.vocab.words,
+                           "states": states.view(np.int64),
+                           **{f"optimizer_{i}": np.asarray(v)
+                              for i, v in enumerate(p.optimizer_state)}}, self.vocab.words,
                     {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
                      "config": self.config.to_dict(), "corpus_words": self.vocab.corpus_words,
                      "epoch": p.epoch, "chunk": p.chunk, "pairs": p.pairs,
                      "loss_sum": p.loss_sum, "fresh_epoch": p.states is None,
+                     "optimizer_slots": len(p.optimizer_state),
                      "words": p.words, "history": p.history, "corpus": self.corpus,
                      "extra": self.extra})
 
@@ -102,7 +107,9 @@ class Checkpoint:
             states = arrays["states"].view(np.uint64).reshape(-1, 2)
             position = Position(int(meta["epoch"]), int(meta["chunk"]), int(meta["pairs"]),
                                 float(meta["loss_sum"]), None if meta["fresh_epoch"] else states,
-                                float(meta["words"]), list(meta["history"]))
+                                float(meta["words"]), list(meta["history"]),
+                                [arrays[f"optimizer_{i}"]
+                                 for i in range(int(meta["optimizer_slots"]))])
             checkpoint = cls(config, vocab, input_vectors, output_vectors, position,
                              list(meta["corpus"]), dict(meta["extra"]))
         except (KeyError, TypeError, ValueError) as error:

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append one JSON object per progress report and per epoch to FILE")
     p.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
                    help="save the run to PATH every --checkpoint-every minutes, after each "
-                        "epoch, and on Ctrl-C or SIGTERM (then exit 130/143); numba and cuda")
+                        "epoch, and on Ctrl-C or SIGTERM (then exit 130/143)")
     p.add_argument("--checkpoint-every", type=float, default=10.0, metavar="MINUTES",
                    help="minutes between checkpoints (default 10)")
     p.add_argument("--resume", type=Path, default=None, metavar="PATH",

@@ -122,8 +122,9 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False,
     Callback objects (every backend) and Keras callbacks (keras backend). log_json: a file
     for one JSON line per progress report and per epoch. evaluate: score analogies and word
     pairs after each epoch (in the epoch logs). checkpoint: a path to save the run to every
-    `checkpoint_every` minutes, after each epoch and on SIGINT/SIGTERM (numba and cuda
-    backends, corpus files; see w2v.checkpoint and `resume`). model_class: a SkipGram subclass to
+    `checkpoint_every` minutes, after each epoch and on SIGINT/SIGTERM (corpus files; on
+    keras, the optimizers without soft batch or Runge–Kutta stages; see w2v.checkpoint and
+    `resume`). model_class: a SkipGram subclass to
     train instead (keras); optimizer_factory: schedule -> Keras optimizer.
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
@@ -170,9 +171,11 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
 
 
 def _check_checkpointable(sentences, config: TrainConfig) -> None:
-    if config.resolved_backend not in ("numba", "cuda"):
-        raise ValueError(f"checkpoints are implemented for the numba and cuda backends, not "
-                         f"{config.resolved_backend}")
+    if config.resolved_backend == "keras" and (config.optimizer not in KERAS_CHECKPOINT_OPTIMIZERS
+                                               or config.steps_per_update > 1):
+        raise ValueError(f"checkpoints on the keras backend cover the optimizers "
+                         f"{', '.join(KERAS_CHECKPOINT_OPTIMIZERS)} without soft batch, not "
+                         f"{config.optimizer} with steps_per_update {config.steps_per_update}")
     if not isinstance(sentences, Corpus):
         raise ValueError("checkpoints need the corpus as files (resuming reads them again)")
 
@@ -215,6 +218,11 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
             if steps_per_epoch == 0:  # a corpus smaller than one batch: one batch per epoch
                 batches.resize(batches.count_pairs(0) or 1)
                 steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
+            # whole executions per epoch: Keras runs `steps_per_execution` steps at a time
+            # across an epoch's end, so its epoch logs (and a resumed run's) would straddle
+            # two epochs; the few batches cut (< 16 of thousands) are dropped like the rest
+            if steps_per_epoch >= STEPS_PER_EXECUTION:
+                steps_per_epoch -= steps_per_epoch % STEPS_PER_EXECUTION
         tick = time.perf_counter()
         if backend == "numba":
             with checkpointer or contextlib.nullcontext():
@@ -227,9 +235,10 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
                     batches, input_vectors, output_vectors, config, reporter, start=start,
                     checkpointer=checkpointer)
         else:
-            input_vectors, output_vectors, final_loss = _fit_keras(
-                batches, input_vectors, output_vectors, config, steps_per_epoch, reporter,
-                keras_callbacks, model_class, optimizer_factory)
+            with checkpointer or contextlib.nullcontext():
+                input_vectors, output_vectors, final_loss = _fit_keras(
+                    batches, input_vectors, output_vectors, config, steps_per_epoch, reporter,
+                    keras_callbacks, model_class, optimizer_factory, start, checkpointer)
         train_seconds = time.perf_counter() - tick
     finally:
         reporter.close()
@@ -243,25 +252,38 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
     return input_vectors, output_vectors, summary
 
 
-def _epoch_stream(batches: SkipGramBatches, epochs: int, steps_per_epoch: int):
-    """Blocks of batches for all epochs, each epoch cut to `steps_per_epoch` batches.
+def _epoch_stream(batches: SkipGramBatches, first: int, last: int, steps_per_epoch: int,
+                  skip: int = 0):
+    """Blocks of batches for epochs first..last-1, each cut to `steps_per_epoch` batches,
+    the first `skip` batches of epoch `first` left out (a resumed run has trained them).
 
     Epochs differ by a few batches (subsampling is random); `model.fit` wants one count,
     so each epoch trains its first `steps_per_epoch` and skips the few left at its end.
     """
-    for epoch in range(epochs):
-        left = steps_per_epoch
+    for epoch in range(first, last):
+        left, drop = steps_per_epoch, skip if epoch == first else 0
         for block in batches.epoch_blocks(epoch):
             if left <= 0:
                 break
-            yield block[:left]
-            left -= len(block[:left])
+            block = block[:left]
+            left -= len(block)
+            if drop:
+                block, drop = block[drop:], max(drop - len(block), 0)
+            if len(block):
+                yield block
+
+
+KERAS_CHECKPOINT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad")  # state all in slots
 
 
 def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: TrainConfig,
                steps_per_epoch: int, reporter: Reporter, callbacks, model_class=None,
-               optimizer_factory=None):
-    """Train the keras backend from the given tables; returns (input, output, final loss)."""
+               optimizer_factory=None, start: Position | None = None, checkpointer=None):
+    """Train the keras backend from the given tables; returns (input, output, final loss).
+
+    start: a resumed checkpoint's Position (`chunk`: steps of its epoch done, and the
+    optimizer's variables); checkpointer: offered a Position after every execution.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -275,11 +297,15 @@ def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: 
     from w2v.optimizers import LinearDecay, make_optimizer
     from w2v.progress import KerasProgress
 
+    start = start or Position()
     b, width = batches.batch_size, 2 + config.negative
-    dataset = tf.data.Dataset.from_generator(
-        lambda: _epoch_stream(batches, config.epochs, steps_per_epoch),
-        output_signature=tf.TensorSpec((None, b, width), tf.int32),
-    ).prefetch(2).unbatch().prefetch(64)
+
+    def dataset(first, last, skip=0):
+        return tf.data.Dataset.from_generator(
+            lambda: _epoch_stream(batches, first, last, steps_per_epoch, skip),
+            output_signature=tf.TensorSpec((None, b, width), tf.int32),
+        ).prefetch(2).unbatch().prefetch(64)
+
     total_steps = steps_per_epoch * config.epochs
     # the schedule advances once per update: every step, or every k-th under soft batch
     schedule = LinearDecay(config.alpha, config.min_alpha, total_steps // config.steps_per_update)
@@ -290,17 +316,45 @@ def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: 
                  make_optimizer(config.optimizer, schedule, config.steps_per_update))
     model.compile(optimizer=optimizer, jit_compile=getattr(optimizer, "jit_compatible", True),
                   steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch))
+    if start.optimizer_state:  # a resumed run: the optimizer's variables as they were
+        optimizer.build(model.trainable_variables)
+        saved = start.optimizer_state[:len(optimizer.variables)]
+        if [tuple(v.shape) for v in optimizer.variables] != [s.shape for s in saved]:
+            raise ValueError("the checkpoint's optimizer state does not fit this optimizer")
+        for variable, value in zip(optimizer.variables, saved):
+            variable.assign(value)
+
+    def state_now():
+        return [v.numpy() for v in optimizer.variables + model.loss_tracker.variables]
+
+    def refresh_host_tables():
+        input_vectors[...] = model.input_vectors.numpy()
+        output_vectors[...] = model.output_vectors.numpy()
+
     words_per_step = batches.encoded.tokens * config.epochs / total_steps
-    progress = KerasProgress(reporter, words_per_step,
-                             lambda step: float(schedule(step // config.steps_per_update)))
+    progress = KerasProgress(
+        reporter, words_per_step, lambda step: float(schedule(step // config.steps_per_update)),
+        steps_per_epoch=steps_per_epoch, checkpointer=checkpointer, state_now=state_now,
+        before_save=refresh_host_tables,
+        metric_state=start.optimizer_state[len(optimizer.variables):] if start.chunk else None)
+    # a run resumed mid-epoch first finishes that epoch on its own (model.fit wants whole
+    # epochs of one length), then goes on with whole epochs
+    parts = [(start.epoch, start.epoch + 1, start.chunk), (start.epoch + 1, config.epochs, 0)] \
+        if start.chunk else [(start.epoch, config.epochs, 0)]
+    history = None
     with warnings.catch_warnings():
         # Keras peeks one batch past the last step of the last epoch and warns that the
-        # stream ran dry; the stream holds exactly epochs × steps_per_epoch batches.
+        # stream ran dry; the stream holds exactly the batches of the epochs asked.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
-                            callbacks=[progress, *callbacks], verbose=0, shuffle=False)
-    return (model.input_vectors.numpy(), model.output_vectors.numpy(),
-            float(history.history["loss"][-1]))
+        for first, last, skip in parts:
+            if first >= last:
+                continue
+            history = model.fit(dataset(first, last, skip), initial_epoch=first, epochs=last,
+                                steps_per_epoch=steps_per_epoch - skip, verbose=0,
+                                callbacks=[progress, *callbacks], shuffle=False)
+            progress.metric_state = None
+    loss = float(history.history["loss"][-1]) if history else start.loss_sum
+    return model.input_vectors.numpy(), model.output_vectors.numpy(), loss
 
 
 def initial_tables(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
