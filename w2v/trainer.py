@@ -124,8 +124,8 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False,
     pairs after each epoch (in the epoch logs). checkpoint: a path to save the run to every
     `checkpoint_every` minutes, after each epoch and on SIGINT/SIGTERM (corpus files; on
     keras, the optimizers without soft batch or Runge–Kutta stages; see w2v.checkpoint and
-    `resume`). model_class: a SkipGram subclass to
-    train instead (keras); optimizer_factory: schedule -> Keras optimizer.
+    `resume`). model_class: a SkipGram subclass to train instead (keras);
+    optimizer_factory: schedule -> Keras optimizer.
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
     config = (config or TrainConfig()).validated()
