@@ -10,6 +10,8 @@ enough for sampling (it passes BigCrush but for the lowest bits, which `below` n
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -138,6 +140,24 @@ def fill_examples_cpu(centers, contexts, accept, alias, state, examples):
         draw_negatives(state, accept, alias, contexts[i], examples[i, 1:])
 
 
+def sgns_term(score, positive, lr):
+    """One (input, target) score's share of SGNS: (loss, −lr · ∂loss/∂score).
+
+    positive: the target is the true word (label 1) rather than a negative (label 0). One
+    exp serves both: with e = e^−|s|, σ(s) and softplus(∓s) = max(∓s, 0) + log1p(e).
+    Plain Python: kernels/cpu.py compiles it with njit, kernels/cuda.py as a device
+    function (hence `math`, and no `max`, which the CUDA target does not type here).
+    """
+    e = math.exp(-abs(score))
+    sigma = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)
+    signed = -score if positive else score
+    loss = (signed if signed > 0 else 0.0) + math.log1p(e)
+    return loss, ((1.0 if positive else 0.0) - sigma) * lr
+
+
+_sgns_term = njit(cache=True, nogil=True, inline="always")(sgns_term)
+
+
 @njit(cache=True, nogil=True, fastmath=True)
 def sgns_update_cpu(center, targets, lr, input_vectors, output_vectors, scratch):
     """One SGD step of the SGNS loss for one example, in place; returns its loss.
@@ -160,12 +180,8 @@ def sgns_update_cpu(center, targets, lr, input_vectors, output_vectors, scratch)
         score = np.float32(0.0)
         for j in range(dim):
             score += input_vectors[center, j] * output_vectors[t, j]
-        # one exp serves both: e = e^−|s|, σ(s) and softplus(±s) = max(±s, 0) + log(1 + e)
-        e = np.exp(-abs(score))
-        sigma = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)
-        signed = -score if k == 0 else score  # −s for the context word, s for a negative
-        loss += max(signed, 0.0) + np.log1p(e)
-        step[k] = ((1.0 if k == 0 else 0.0) - sigma) * lr
+        term, step[k] = _sgns_term(score, k == 0, lr)
+        loss += term
     for j in range(dim):
         grad_input[j] = 0.0
     if repeated:  # a row listed twice: all gradients first, then all updates
@@ -261,10 +277,8 @@ def sgns_window_update_cpu(inputs, targets, lr, input_vectors, output_vectors, s
             score = np.float32(0.0)
             for j in range(dim):
                 score += input_vectors[w, j] * output_vectors[t, j]
-            e = np.exp(-abs(score))
-            sigma = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)
-            loss += max(-score if k == 0 else score, 0.0) + np.log1p(e)
-            steps[a, k] = ((1.0 if k == 0 else 0.0) - sigma) * lr
+            term, steps[a, k] = _sgns_term(score, k == 0, lr)
+            loss += term
     for a in range(m):
         for j in range(dim):
             grads[a, j] = 0.0

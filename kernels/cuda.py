@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import sys
 import threading
 import warnings
@@ -32,7 +31,7 @@ import warnings
 import numpy as np
 from numba import cuda, float32, float64, int32, int64, njit, uint64
 
-from kernels.cpu import seed_state
+from kernels.cpu import seed_state, sgns_term
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -144,6 +143,7 @@ def _make_helpers(jit):
 
 _gather_window_host = _make_helpers(njit(cache=False))
 _gather_window_device = _make_helpers(cuda.jit(device=True))
+_sgns_term_device = cuda.jit(device=True)(sgns_term)  # the CPU kernels' formula, on the GPU
 
 
 def epoch_keys(seed: int, epoch: int) -> tuple[np.uint64, np.uint64]:
@@ -171,7 +171,7 @@ def window_examples(ids, ends, offset, p, keep_prob, accept, alias, window, nega
 def _train_kernel(dim: int, window: int, negative: int, threads: int, hogwild: bool):
     """The fused training kernel for one shape (shared arrays need compile-time sizes)."""
     most_inputs, n_targets = 2 * window, 1 + negative
-    gather = _gather_window_device
+    gather, term_and_step = _gather_window_device, _sgns_term_device
 
     @cuda.jit
     def train(ids, ends, offset, first, last, keep_prob, accept, alias, window_, keep_key,
@@ -213,11 +213,8 @@ def _train_kernel(dim: int, window: int, negative: int, threads: int, hogwild: b
                     score = float32(0.0)
                     for j in range(dim):
                         score += w[a, j] * u[k, j]
-                    e = math.exp(-abs(score))  # σ and softplus from one exp, as kernels/cpu.py
-                    sigma = 1.0 / (1.0 + e) if score >= 0 else e / (1.0 + e)
-                    signed = -score if k == 0 else score  # softplus(±s) = max(±s, 0) + log1p(e)
-                    loss += (signed if signed > 0 else 0.0) + math.log1p(e)
-                    steps[a, k] = ((1.0 if k == 0 else 0.0) - sigma) * lr
+                    term, steps[a, k] = term_and_step(score, k == 0, lr)
+                    loss += term
                 cuda.syncthreads()
                 for i in range(tid, m * dim, threads):
                     a = i // dim
