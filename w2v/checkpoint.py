@@ -159,14 +159,18 @@ class Checkpointer:
         self.stop = signum
 
     def __call__(self, position: Position, epoch_end: bool = False, before_save=None) -> None:
-        """After a chunk (or an epoch): save if it is time, then stop if asked to.
+        """After a chunk (or an epoch): save if it is time, then stop if asked to — unless
+        training is over: a stop asked during the last save lets the run finish.
         before_save(): called first when saving (the cuda backend copies its tables back)."""
         due = epoch_end or self.stop is not None or \
             time.monotonic() - self.last >= 60 * self.every
+        finished = False
         if due:
             if before_save:
                 before_save()
-            self.make(position).save(self.path)
+            checkpoint = self.make(position)
+            checkpoint.save(self.path)
+            finished = checkpoint.finished
             self.last = time.monotonic()
-        if self.stop is not None:
+        if self.stop is not None and not finished:
             raise Interrupted(self.stop, self.path, round(position.words))
