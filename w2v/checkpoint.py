@@ -34,6 +34,7 @@ from w2v.vocab import Vocabulary
 CHECKPOINT_FORMAT = "w2v checkpoint"
 CHECKPOINT_VERSION = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+NO_STATES = np.zeros((0, 2), np.uint64)  # mid-epoch on cuda and keras: draws are replayed
 
 
 class Interrupted(Exception):

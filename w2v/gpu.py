@@ -12,13 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from w2v.batches import SkipGramBatches
-from w2v.checkpoint import Position
+from w2v.checkpoint import NO_STATES, Position
 from w2v.config import TrainConfig
 from w2v.errors import GpuUnavailableError
 
 SPAN_IDS = 1 << 26  # ids per upload: 256 MiB of int32, the whole of text8 (17M ids) at once
 HOGWILD_CENTERS = 1 << 20  # centers per launch: a progress report every ~50 ms at 20M words/s
-NO_STATES = np.zeros((0, 2), np.uint64)  # the draws are counter-based: nothing to save
 BATCHED_CENTERS = 512  # centers per batched launch: ~2,000 pairs, the order of the keras batch
 
 
@@ -102,9 +101,11 @@ def fit_cuda(batches: SkipGramBatches, input_vectors: np.ndarray, output_vectors
 
 def require_gpu() -> None:
     """Raise GpuUnavailableError (one line) unless numba.cuda can run kernels here."""
-    from numba import config, cuda
+    from numba import cuda
 
-    if config.ENABLE_CUDASIM:
+    from kernels.cuda import simulated
+
+    if simulated():
         return
     try:
         found = cuda.is_available()

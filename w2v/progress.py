@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
+
+from w2v.checkpoint import NO_STATES, Position
 
 
 class KerasProgress(keras.callbacks.Callback):
@@ -48,8 +49,7 @@ class KerasProgress(keras.callbacks.Callback):
         self.done = step
         in_epoch = step - self.epoch * self.steps_per_epoch if self.steps_per_epoch else 0
         if self.checkpointer and 0 < in_epoch < self.steps_per_epoch:
-            from w2v.checkpoint import Position
-            self.checkpointer(Position(self.epoch, in_epoch, 0, 0.0, _NO_STATES,
+            self.checkpointer(Position(self.epoch, in_epoch, 0, 0.0, NO_STATES,
                                        self.reporter.done, list(self.reporter.history),
                                        self.state_now()), before_save=self.before_save)
 
@@ -58,11 +58,7 @@ class KerasProgress(keras.callbacks.Callback):
                                 self.learning_rate(self._step()),
                                 lambda: self.model.input_vectors.numpy())
         if self.checkpointer:
-            from w2v.checkpoint import Position
             state = self.state_now()
             self.checkpointer(Position(epoch + 1, 0, 0, 0.0, None, self.reporter.done,
                                        list(self.reporter.history), state),
                               epoch_end=True, before_save=self.before_save)
-
-
-_NO_STATES = np.zeros((0, 2), np.uint64)  # the keras path's draws are replayed per epoch

@@ -155,9 +155,8 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
     if state.finished:
         return Embeddings(state.vocab.words, state.input_vectors), None
     paths = [stamp["path"] for stamp in state.corpus]
-    for stamp, now in zip(state.corpus, corpus_stamp(paths) if all(map(os.path.exists, paths))
-                          else [None] * len(paths)):
-        if now != stamp:
+    for stamp in state.corpus:
+        if not os.path.exists(stamp["path"]) or corpus_stamp([stamp["path"]]) != [stamp]:
             raise ValueError(f"corpus file {stamp['path']!r} is missing or changed since "
                              f"checkpoint {path} was written: cannot resume")
     every = checkpoint_every if checkpoint_every is not None else \

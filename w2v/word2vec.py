@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from w2v.config import TrainConfig
+from w2v.errors import FormatError
 from w2v.formats import read_trained, write_model
 from w2v.vectors import Embeddings
 from w2v.vocab import Vocabulary
@@ -137,8 +138,6 @@ class Word2Vec:
     @classmethod
     def load(cls, path) -> "Word2Vec":
         """A model written by `save`; w2v.FormatError if the file is not one."""
-        from w2v.errors import FormatError
-
         config, vocab, input_vectors, output_vectors, _, meta = read_trained(
             path, MODEL_FORMAT, MODEL_VERSION)
         model = cls.__new__(cls)
