@@ -9,7 +9,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {"w2v-train": "w2v.cli:main", "w2v-eval": "w2v.tools:eval_main",
-            "w2v-similar": "w2v.tools:similar_main", "w2v-plot": "w2v.tools:plot_main"}
+            "w2v-similar": "w2v.tools:similar_main", "w2v-plot": "w2v.tools:plot_main",
+            "w2v-vocab": "w2v.tools:vocab_main"}
+README_WORKERS = "127.0.0.1:29500,127.0.0.1:29501"  # the README's two-worker example
+
+
+def free_workers() -> str:
+    """Two ports free on 127.0.0.1 now: the README's fixed ones may be taken here."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ",".join(f"127.0.0.1:{port}" for port in ports)
 
 
 def snippets() -> list[tuple[str, str]]:
@@ -22,7 +37,7 @@ def test_readme_has_snippets_for_every_use():
     code = "\n".join(body for _, body in blocks)
     for use in ["w2v-train", "w2v-eval", "w2v-similar", "w2v-plot", "Word2Vec(", ".save(",
                 "Word2Vec.load", "evaluate_word_analogies", "most_similar", "to_keras_embedding",
-                "w2v.Callback"]:
+                "w2v.Callback", "--distribute multiworker", "w2v-vocab"]:
         assert use in code, f"no README snippet shows {use}"
 
 
@@ -39,9 +54,11 @@ def test_readme_snippets_run_as_written(tmp_path):
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     for number, (language, body) in enumerate(snippets(), 1):
+        body = body.replace(README_WORKERS, free_workers())  # tests bind free ports only
         command = [sys.executable, "-c", body] if language == "python" else ["bash", "-ec", body]
         result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
                                 timeout=600)
         assert result.returncode == 0, (f"README block {number} ({language}) failed:\n{body}\n"
                                         f"{result.stderr[-3000:]}")
     assert (tmp_path / "words.png").exists() and (tmp_path / "novels.w2v").exists()
+    assert (tmp_path / "vectors-2workers.txt").exists()

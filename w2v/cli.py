@@ -90,8 +90,66 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minutes between checkpoints (default 10)")
     p.add_argument("--resume", type=Path, default=None, metavar="PATH",
                    help="go on with the run checkpointed at PATH (its corpus and settings)")
+    p.add_argument("--vocab", type=Path, default=None, metavar="FILE",
+                   help="the vocabulary w2v-vocab wrote, instead of counting the corpus (what "
+                        "the workers of a cluster share: they check they have the same)")
+    cluster = p.add_argument_group(
+        "data-parallel keras training (tf.distribute; see docs/SCALING.md)")
+    cluster.add_argument("--distribute", choices=("mirrored", "multiworker"), default=None,
+                         help="mirrored: this host's devices; multiworker: a cluster of "
+                              "processes, from TF_CONFIG or --workers")
+    cluster.add_argument("--devices", type=int, default=0, metavar="N",
+                         help="mirrored: N devices (N logical CPUs where there is no GPU); "
+                              "default every GPU")
+    cluster.add_argument("--workers", default=None, metavar="HOST:PORT,...",
+                         help="multiworker: every worker's address, in order (instead of "
+                              "TF_CONFIG)")
+    cluster.add_argument("--worker-index", type=int, default=None, metavar="I",
+                         help="multiworker: this process's place in --workers (0 is the chief, "
+                              "which writes the vectors and checkpoints)")
+    cluster.add_argument("--cluster-timeout", type=float, default=None, metavar="SECONDS",
+                         help="give up when the cluster does not form, or a step does not "
+                              "finish, within this time (default 120)")
+    ray = p.add_argument_group(
+        "the numba backend on a Ray cluster (pip install '.[cluster]'; see docs/SCALING.md)")
+    ray.add_argument("--cluster", choices=("ray",), default=None,
+                     help="train --workers N Ray actors, each on its shard, synchronising "
+                          "their sparse changes every --sync-words words")
+    ray.add_argument("--ray-address", default=None, metavar="ADDR",
+                     help="join this Ray cluster (e.g. auto) instead of starting a local one")
+    ray.add_argument("--sync-words", type=int, default=None, metavar="N",
+                     help="words each worker trains between synchronisations "
+                          "(default 1,000,000)")
+    ray.add_argument("--sync-rule", choices=("mean", "sum"), default=None,
+                     help="how workers' changes to a row combine (default mean)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
+
+
+def cluster_from_args(args, parser):
+    """The ClusterSpec the flags ask for (None without --distribute); usage errors exit 2."""
+    from w2v.distributed import CLUSTER_TIMEOUT, ClusterSpec
+
+    if args.cluster:
+        return None
+    given = [flag for flag, value in (("--devices", args.devices), ("--workers", args.workers),
+                                      ("--worker-index", args.worker_index),
+                                      ("--cluster-timeout", args.cluster_timeout)) if value]
+    if args.distribute is None:
+        if given:
+            parser.exit(2, f"w2v-train: error: {given[0]} needs --distribute\n")
+        return None
+    if (args.workers is None) != (args.worker_index is None):
+        parser.exit(2, "w2v-train: error: --workers and --worker-index go together\n")
+    if args.distribute == "mirrored" and args.workers:
+        parser.exit(2, "w2v-train: error: --workers needs --distribute multiworker\n")
+    workers = tuple(w.strip() for w in args.workers.split(",")) if args.workers else ()
+    spec = ClusterSpec(args.distribute, args.devices, workers, args.worker_index or 0,
+                       CLUSTER_TIMEOUT if args.cluster_timeout is None else args.cluster_timeout)
+    try:
+        return spec.validated()
+    except ValueError as err:
+        parser.exit(2, f"w2v-train: error: {err}\n")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -99,7 +157,9 @@ def config_from_args(args) -> TrainConfig:
         dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
         max_vocab_size=args.max_vocab_size, sample=args.sample, epochs=args.epochs,
         alpha=args.alpha, min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed,
-        threads=0 if args.threads is None else args.threads, backend=args.backend,
+        threads=0 if args.threads is None else args.threads,
+        backend=("keras" if args.distribute else "numba" if args.cluster else "auto")
+        if args.backend == "auto" else args.backend,
         shared_negatives=args.shared_negatives,
         cuda_updates=args.cuda_updates, optimizer=args.optimizer,
         steps_per_update=args.steps_per_update)
@@ -139,11 +199,17 @@ def main(argv=None) -> int:
     except ValueError as err:
         flag = "--" + str(err).split(" ", 1)[0].replace("_", "-")
         parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
+    if args.distribute and config.backend != "keras":
+        parser.exit(2, f"w2v-train: error: --distribute needs the keras backend, not "
+                       f"{config.backend}\n")
+    cluster = cluster_from_args(args, parser)
+    ray_spec = ray_from_args(args, parser, config)
     from w2v.checkpoint import Interrupted
+    from w2v.errors import ClusterError
 
     try:
         if args.resume:
-            return _resume(args)
+            return _resume(args, cluster, ray_spec)
         output = args.output or Path("vectors.txt")
         check_output(output, corpus)
         for extra in (args.log_json, args.checkpoint):
@@ -151,16 +217,30 @@ def main(argv=None) -> int:
                 check_output(extra, corpus + [output])
         from w2v.trainer import train
 
+        if ray_spec is not None:
+            from w2v.cluster import train_on_ray
+
+            vectors, summary = train_on_ray(
+                corpus, config, ray_spec, vocab=args.vocab, progress=not args.quiet,
+                log_json=args.log_json, evaluate=args.eval, checkpoint=args.checkpoint,
+                checkpoint_extra={"output": str(output.resolve()), "binary": args.binary})
+            vectors.save_word2vec_format(output, binary=args.binary)
+            _report(args, summary, vectors, output)
+            return 0
+        strategy, chief = _strategy(cluster)
         vectors, summary = train(
-            corpus, config, progress=not args.quiet, log_json=args.log_json,
+            corpus, config, progress=not args.quiet and chief, log_json=args.log_json,
             evaluate=args.eval, checkpoint=args.checkpoint,
             checkpoint_every=args.checkpoint_every,
-            checkpoint_extra={"output": str(output.resolve()), "binary": args.binary})
+            checkpoint_extra={"output": str(output.resolve()), "binary": args.binary},
+            strategy=strategy, vocab=args.vocab)
+        if not chief:
+            return _not_chief(args, strategy, summary)
         vectors.save_word2vec_format(output, binary=args.binary)
     except Interrupted as stop:
         print(f"w2v-train: {stop}", file=sys.stderr)
         return stop.exit_status
-    except (ValueError, OSError, GpuUnavailableError, FloatingPointError) as err:
+    except (ValueError, OSError, GpuUnavailableError, FloatingPointError, ClusterError) as err:
         print(f"w2v-train: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -170,7 +250,64 @@ def main(argv=None) -> int:
     return 0
 
 
-def _resume(args) -> int:
+def ray_from_args(args, parser, config):
+    """The RaySpec of --cluster ray (None without it); usage errors exit 2."""
+    ray_flags = [f for f, v in (("--ray-address", args.ray_address), ("--sync-words",
+                 args.sync_words), ("--sync-rule", args.sync_rule)) if v is not None]
+    if args.cluster is None:
+        if ray_flags:
+            parser.exit(2, f"w2v-train: error: {ray_flags[0]} needs --cluster ray\n")
+        return None
+    if args.distribute:
+        parser.exit(2, "w2v-train: error: --cluster ray (numba) and --distribute (keras) are "
+                       "two ways to scale: choose one\n")
+    if config.backend != "numba":
+        parser.exit(2, f"w2v-train: error: --cluster ray trains the numba backend, not "
+                       f"{config.backend}\n")
+    if args.worker_index is not None:
+        parser.exit(2, "w2v-train: error: --worker-index is for --distribute multiworker; "
+                       "Ray places the workers itself\n")
+    if args.workers is None and not args.resume:
+        parser.exit(2, "w2v-train: error: --cluster ray needs --workers N\n")
+    from w2v.cluster import RaySpec
+    from w2v.sync import SYNC_RULE, SYNC_WORDS
+
+    try:
+        workers = int(args.workers) if args.workers is not None else 0
+    except ValueError:
+        parser.exit(2, f"w2v-train: error: --cluster ray takes --workers N (a number), "
+                       f"got {args.workers!r}\n")
+    spec = RaySpec(workers, args.ray_address, args.threads or 1,
+                   SYNC_WORDS if args.sync_words is None else args.sync_words,
+                   args.sync_rule or SYNC_RULE)
+    try:
+        return spec.validated() if workers else spec
+    except ValueError as err:
+        flag = "--" + str(err).split(" ", 1)[0].replace("_", "-")
+        parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
+
+
+def _strategy(cluster):
+    """(tf.distribute strategy or None, whether this process writes the files)."""
+    if cluster is None:
+        return None, True
+    from w2v.distributed import Team, make_strategy
+
+    strategy = make_strategy(cluster)
+    return strategy, Team.of(strategy).chief
+
+
+def _not_chief(args, strategy, summary) -> int:
+    from w2v.distributed import Team
+
+    team = Team.of(strategy)
+    if not args.quiet:
+        print(f"worker {team.worker} of {team.workers}: done; the chief writes the vectors",
+              file=sys.stderr)
+    return 0
+
+
+def _resume(args, cluster=None, ray_spec=None) -> int:
     """w2v-train --resume PATH: go on, then write the vectors where the run said."""
     from w2v.checkpoint import Checkpoint
     from w2v.trainer import resume
@@ -179,8 +316,20 @@ def _resume(args) -> int:
     output = args.output or Path(saved.get("output", "vectors.txt"))
     binary = args.binary or bool(saved.get("binary", False))
     check_output(output, [args.resume])
-    vectors, summary = resume(args.resume, progress=not args.quiet, log_json=args.log_json,
-                              evaluate=args.eval)
+    if "ray" in saved:  # a --cluster ray run: its driver goes on
+        from w2v.cluster import resume_on_ray
+
+        spec = ray_spec if ray_spec is not None and ray_spec.workers else None
+        vectors, summary = resume_on_ray(args.resume, spec, progress=not args.quiet,
+                                         log_json=args.log_json, evaluate=args.eval)
+        chief = True
+    else:
+        strategy, chief = _strategy(cluster)
+        vectors, summary = resume(args.resume, progress=not args.quiet and chief,
+                                  log_json=args.log_json, evaluate=args.eval,
+                                  strategy=strategy)
+    if not chief:
+        return _not_chief(args, strategy, summary)
     if summary is None:
         if output.exists():
             print(f"w2v-train: checkpoint {args.resume} is of a finished run; its vectors are "
@@ -201,6 +350,8 @@ def _report(args, summary, vectors, output) -> None:
         print(f"warning: {summary.bad_bytes:,} undecodable bytes were read as U+FFFD",
               file=sys.stderr)
     print(summary)
+    if summary.traffic:
+        print(summary.traffic_line)
     print(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {output}")
 
 

@@ -8,7 +8,9 @@
 - a directory stands for the files inside it (sorted by name, not recursive);
 - a line longer than `max_sentence_length` tokens (text8 is one 100 MB line) is cut into
   sentences of at most that many tokens while it streams: no line is ever held whole;
-- bytes that are not UTF-8 become U+FFFD and are counted in `Corpus.bad_bytes`.
+- bytes that are not UTF-8 become U+FFFD and are counted in `Corpus.bad_bytes`;
+- `shard=(i, n)` reads only the i-th of n near-equal byte ranges of the files (one per
+  worker of a cluster: see `shard_ranges`), never the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ BLOCK_BYTES = 1 << 20  # read size: large enough to amortise Python overhead, sm
 _MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
 MAX_BAD_SHARE = 0.1  # more undecodable bytes than this at a file's start: not a text file
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how surrogateescape marks an undecodable byte
+ALIGN_BYTES = 1 << 16  # how far past a shard's nominal start to look for a newline
+_SPACE = re.compile(rb"[ \t\n\r\f\v]")
 
 
 def expand_paths(paths) -> list[Path]:
@@ -60,31 +64,120 @@ def open_binary(path: Path):
     return open(path, "rb")
 
 
+def is_compressed(path: Path) -> bool:
+    with open(path, "rb") as probe:
+        head = probe.read(6)
+    return any(head.startswith(magic) for magic, _ in _MAGIC)
+
+
+def cut_point(path: Path, offset: int) -> int:
+    """The byte where a shard that nominally starts at `offset` of a plain file starts:
+    just after the first newline within ALIGN_BYTES of it, else just after the first
+    whitespace byte (text8 is one line). Whole tokens on both sides, and a character
+    boundary; the shard before ends exactly here, so no token is lost or read twice."""
+    size = path.stat().st_size
+    if offset <= 0 or offset >= size:
+        return min(max(offset, 0), size)
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        window = stream.read(ALIGN_BYTES)
+        newline = window.find(b"\n")
+        if newline >= 0:
+            return offset + newline + 1
+        position = offset
+        while window:
+            space = _SPACE.search(window)
+            if space:
+                return position + space.start() + 1
+            position += len(window)
+            window = stream.read(ALIGN_BYTES)
+    return size
+
+
+def shard_ranges(paths: list[Path], index: int, count: int) -> list[tuple[Path, int, int]]:
+    """Shard `index` of `count`: (file, first byte, end byte) pieces it reads.
+
+    The files are laid end to end and cut into `count` near-equal byte ranges, each cut
+    moved to a token boundary (`cut_point`). A compressed file cannot be entered in the
+    middle: it goes whole to the shard that holds its middle byte. ValueError when a shard gets
+    nothing (fewer pieces than shards: more files, or uncompressed ones, are needed).
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard index must be in 0..{count - 1}, got {index}")
+    sizes = [p.stat().st_size for p in paths]
+    total = sum(sizes)
+    lo, hi = total * index // count, total * (index + 1) // count
+    pieces, start = [], 0
+    for path, size in zip(paths, sizes):
+        end = start + size
+        if is_compressed(path):
+            if lo <= start + size // 2 < hi:  # the shard that holds its middle byte
+                pieces.append((path, 0, -1))  # -1: to the end of the decompressed stream
+        elif start < hi and end > lo:
+            a = cut_point(path, lo - start) if lo > start else 0
+            b = cut_point(path, hi - start) if hi < end else size
+            if b > a:
+                pieces.append((path, a, b))
+        start = end
+    if not pieces:
+        raise ValueError(
+            f"corpus shard {index + 1} of {count} is empty: {count} workers need at least "
+            f"{count} pieces of corpus; split it into files or decompress it (a compressed "
+            f"file cannot be split, and no worker reads another's part)")
+    return pieces
+
+
+class _Range:
+    """Binary reads of bytes [start, end) of a plain file."""
+
+    def __init__(self, path: Path, start: int, end: int):
+        self.stream = open(path, "rb")
+        self.stream.seek(start)
+        self.left = end - start
+
+    def read(self, n: int) -> bytes:
+        block = self.stream.read(min(n, self.left))
+        self.left -= len(block)
+        return block
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stream.close()
+
+
 class Corpus:
     """An iterable of sentences (lists of str) over one or more files; re-iterable.
 
+    shard: (index, count) to read only that shard of the files (see `shard_ranges`).
     Attributes after a full pass: `bad_bytes` (undecodable bytes replaced), `words`
     (tokens yielded), `sentences` (sentences yielded).
     """
 
-    def __init__(self, paths, max_sentence_length: int = 10_000):
+    def __init__(self, paths, max_sentence_length: int = 10_000,
+                 shard: tuple[int, int] | None = None):
         self.paths = expand_paths(paths)
         self.max_sentence_length = max_sentence_length
+        self.shard = shard
+        self.pieces = shard_ranges(self.paths, *shard) if shard and shard[1] > 1 else \
+            [(path, 0, -1) for path in self.paths]
         self.bad_bytes = 0
         self.words = 0
         self.sentences = 0
 
     def __iter__(self) -> Iterator[list[str]]:
         self.bad_bytes = self.words = self.sentences = 0
-        for path in self.paths:
-            for sentence in self._file_sentences(path):
+        for piece in self.pieces:
+            for sentence in self._file_sentences(piece):
                 self.words += len(sentence)
                 self.sentences += 1
                 yield sentence
 
-    def _decoded_blocks(self, path: Path) -> Iterator[str]:
+    def _decoded_blocks(self, piece) -> Iterator[str]:
+        path, start, end = piece
         decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-        with open_binary(path) as stream:
+        with (open_binary(path) if end < 0 else _Range(path, start, end)) as stream:
             first = True
             while block := stream.read(BLOCK_BYTES):
                 text = decoder.decode(block)
@@ -101,11 +194,11 @@ class Corpus:
             text = _ESCAPED_BYTE.sub("\ufffd", text)
         return text
 
-    def _file_sentences(self, path: Path) -> Iterator[list[str]]:
+    def _file_sentences(self, piece) -> Iterator[list[str]]:
         limit = self.max_sentence_length
         pending: list[str] = []  # tokens of the line being read
         carry = ""  # a token possibly cut in two by the block boundary
-        for text in self._decoded_blocks(path):
+        for text in self._decoded_blocks(piece):
             *complete_lines, last = (carry + text).split("\n")
             for line in complete_lines:
                 pending.extend(line.split())

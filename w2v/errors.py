@@ -10,3 +10,7 @@ class FormatError(ValueError):
 
     The message names the file and the line or byte offset where reading stopped.
     """
+
+
+class ClusterError(RuntimeError):
+    """A cluster could not form or start, or a worker disagreed, died or hung."""

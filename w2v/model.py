@@ -16,6 +16,12 @@ import keras
 import tensorflow as tf
 
 from w2v import sgns
+from w2v.optimizers import merge_rows
+
+
+def _rows(gradients) -> tf.Tensor:
+    """Rows a list of tf.IndexedSlices holds, as float32 (a metric's input)."""
+    return tf.cast(sum(tf.size(g.indices) for g in gradients), tf.float32)
 
 
 @keras.saving.register_keras_serializable(package="w2v")
@@ -36,6 +42,10 @@ class SkipGram(keras.Model):
         self.output_vectors = self.add_weight(
             shape=(self.vocab_size, self.dim), name="output_vectors", initializer="zeros")
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        # under a strategy with several replicas: rows each replica sends per step, as
+        # the step made them and after merging duplicates (w2v.distributed)
+        self.rows_tracker = keras.metrics.Mean(name="rows")
+        self.unmerged_rows_tracker = keras.metrics.Mean(name="unmerged_rows")
         self.built = True  # every weight exists now: saving (ModelCheckpoint) needs no call first
 
     def gather(self, examples):
@@ -92,17 +102,26 @@ class SkipGram(keras.Model):
         return [in_rows, out_rows], gradient_fn
 
     def train_step(self, examples):
+        replicas = tf.distribute.get_replica_context()
+        distributed = replicas is not None and replicas.num_replicas_in_sync > 1
         if getattr(self.optimizer, "wants_examples", False):
             loss = self.optimizer.apply_examples(self, examples)  # multi-stage: see runge_kutta
         else:
             loss, grads = self.sparse_gradients(examples)
+            if distributed:  # fewer rows on the wire: the all-reduce all-gathers them
+                self.unmerged_rows_tracker.update_state(_rows(grads))
+                grads = [merge_rows(g) for g in grads]
+                self.rows_tracker.update_state(_rows(grads))
             self.optimizer.apply(grads, self.tables)
         self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        if not distributed:
+            return {"loss": self.loss_tracker.result()}
+        # shape (1,): MultiWorkerMirroredStrategy's log reduction refuses scalars
+        return {m.name: tf.reshape(m.result(), [1]) for m in self.metrics}
 
     @property
     def metrics(self):
-        return [self.loss_tracker]
+        return [self.loss_tracker, self.rows_tracker, self.unmerged_rows_tracker]
 
     def get_config(self):
         return {"vocab_size": self.vocab_size, "dim": self.dim, "seed": self.seed,

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from w2v.checkpoint import NO_STATES, Position
+
+
+def number(value) -> float:
+    """A log value as a float: a scalar, or the shape-(1,) array a distributed step logs."""
+    return float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
 
 
 class KerasProgress(keras.callbacks.Callback):
@@ -45,7 +51,7 @@ class KerasProgress(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         step = self._step()
         self.reporter.progress((step - self.done) * self.words_per_step,
-                               self.learning_rate(step), float((logs or {}).get("loss", 0.0)))
+                               self.learning_rate(step), number((logs or {}).get("loss", 0.0)))
         self.done = step
         in_epoch = step - self.epoch * self.steps_per_epoch if self.steps_per_epoch else 0
         if self.checkpointer and 0 < in_epoch < self.steps_per_epoch:
@@ -54,7 +60,7 @@ class KerasProgress(keras.callbacks.Callback):
                                        self.state_now()), before_save=self.before_save)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.reporter.epoch_end(epoch, float((logs or {}).get("loss", float("nan"))),
+        self.reporter.epoch_end(epoch, number((logs or {}).get("loss", float("nan"))),
                                 self.learning_rate(self._step()),
                                 lambda: self.model.input_vectors.numpy())
         if self.checkpointer:

@@ -1,5 +1,7 @@
-"""w2v-eval, w2v-similar, w2v-plot: look at trained vectors from the command line.
+"""w2v-eval, w2v-similar, w2v-plot: look at trained vectors from the command line; and
+w2v-vocab, the vocabulary the workers of a cluster share.
 
+    w2v-vocab corpus/ -o vocab.tsv               # count once; w2v-train --vocab vocab.tsv
     w2v-eval vectors.txt                         # analogies and word pairs, as a table
     w2v-similar vectors.txt whale king-man+woman # nearest neighbours, or an analogy
     w2v-plot vectors.txt emma harriet ship sea -o words.png
@@ -35,6 +37,41 @@ def _load(path: Path):
     from w2v.vectors import Embeddings
 
     return Embeddings.load(path)
+
+
+# -- w2v-vocab --------------------------------------------------------------------------
+
+
+def vocab_main(argv=None) -> int:
+    from w2v.config import TrainConfig
+
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="w2v-vocab", description="Count a corpus once and write "
+                                "its vocabulary (word<TAB>count, by id) for w2v-train --vocab.")
+    p.add_argument("corpus", nargs="+", type=Path, help="text files or directories, as w2v-train")
+    p.add_argument("-o", "--output", type=Path, required=True, help="where to write vocab.tsv")
+    p.add_argument("--min-count", type=int, default=d.min_count,
+                   help=f"drop words rarer than this (default {d.min_count})")
+    p.add_argument("--max-vocab-size", type=int, default=None,
+                   help="keep only the N most frequent words (default: no cap)")
+    args = p.parse_args(argv)
+    for name, value in (("--min-count", args.min_count), ("--max-vocab-size", args.max_vocab_size)):
+        if value is not None and value < 1:
+            p.exit(2, f"w2v-vocab: error: {name} must be at least 1, got {value}\n")
+
+    def body(_):
+        from w2v.cli import check_output
+        from w2v.config import TrainConfig
+        from w2v.trainer import build_vocabulary, sentences_of
+
+        check_output(args.output, args.corpus)
+        config = TrainConfig(min_count=args.min_count, max_vocab_size=args.max_vocab_size)
+        vocab = build_vocabulary(sentences_of(args.corpus, config), config)
+        vocab.save(args.output)
+        print(f"wrote {len(vocab):,} words (of {vocab.corpus_words:,} corpus words) to "
+              f"{args.output}; fingerprint {vocab.fingerprint()[:16]}")
+        return 0
+    return _run("w2v-vocab", body, argv)
 
 
 # -- w2v-eval ---------------------------------------------------------------------------

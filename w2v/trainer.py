@@ -17,7 +17,7 @@ import contextlib
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -45,6 +45,27 @@ class TrainSummary:
     final_loss: float  # mean SGNS loss per example over the last epoch
     bad_bytes: int  # undecodable input bytes replaced by U+FFFD
     history: list[dict] = field(default_factory=list)  # the logs of each epoch (w2v.callbacks)
+    traffic: dict | None = None  # distributed runs: replicas and what each sends per step
+
+    @property
+    def traffic_line(self) -> str:
+        """One line on a distributed run's all-gather traffic ('' for a single replica)."""
+        if not self.traffic:
+            return ""
+        t = self.traffic
+        if t.get("kind") == "sync":
+            faults = (f" | {t['restarts']} worker restart(s), {t['words_replayed']:,} words "
+                      f"replayed, {t['words_lost']} lost") if t["restarts"] else ""
+            return (f"{t['workers']} workers on ray | {t['syncs']} syncs, every "
+                    f"{t['sync_words']:,} words a worker ({t['rule']} of deltas) | sent "
+                    f"{t['sent_bytes'] / 1e6:,.1f} MB, received {t['received_bytes'] / 1e6:,.1f} "
+                    f"MB in all (both dense tables: {t['dense_bytes'] / 1e6:,.1f} MB per "
+                    f"worker and sync){faults}")
+        return (f"{t['workers']} worker{'s' if t['workers'] > 1 else ''} × {t['local']} "
+                f"replica{'s' if t['local'] > 1 else ''} | all-gather per replica and step: "
+                f"{t['rows_per_step']:,.0f} rows = {t['bytes_per_step'] / 1e3:,.1f} kB after "
+                f"merging duplicates ({t['unmerged_bytes_per_step'] / 1e3:,.1f} kB unmerged, "
+                f"{t['saved_share']:.0%} saved; a dense all-reduce: {t['dense_bytes'] / 1e6:,.1f} MB)")
 
     @property
     def words_per_second(self) -> float:
@@ -114,7 +135,8 @@ def prepare(corpus, config: TrainConfig) -> tuple[Corpus, Vocabulary, SkipGramBa
 def train(corpus, config: TrainConfig | None = None, progress: bool = False,
           callbacks=(), model_class=None, optimizer_factory=None, log_json=None,
           evaluate: bool = False, checkpoint=None, checkpoint_every: float = 10.0,
-          checkpoint_extra: dict | None = None) -> tuple[Embeddings, TrainSummary]:
+          checkpoint_extra: dict | None = None, strategy=None,
+          vocab: Vocabulary | str | os.PathLike | None = None) -> tuple[Embeddings, TrainSummary]:
     """Train word vectors on `corpus`: a path, a list of paths, or re-iterable sentences
     (lists of str tokens).
 
@@ -125,7 +147,11 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False,
     `checkpoint_every` minutes, after each epoch and on SIGINT/SIGTERM (corpus files; on
     keras, the optimizers without soft batch or Runge–Kutta stages; see w2v.checkpoint and
     `resume`). model_class: a SkipGram subclass to train instead (keras);
-    optimizer_factory: schedule -> Keras optimizer.
+    optimizer_factory: schedule -> Keras optimizer. strategy: a tf.distribute.Strategy to
+    train the keras backend data-parallel (w2v.distributed): each worker of a multiworker
+    cluster trains its shard of the corpus files, and only the chief writes the log and
+    checkpoints. vocab: a Vocabulary, or a vocab.tsv (`w2v-vocab`), instead of counting the
+    corpus (what the workers of a cluster share; without one each counts the whole corpus).
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
     config = (config or TrainConfig()).validated()
@@ -133,18 +159,50 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False,
     sentences = sentences_of(corpus, config)
     if checkpoint is not None:
         _check_checkpointable(sentences, config)
-    vocab = build_vocabulary(sentences, config)
+    if vocab is None:
+        vocab = build_vocabulary(sentences, config)
+    elif not isinstance(vocab, Vocabulary):
+        vocab = Vocabulary.load(vocab)
+    if strategy is not None:
+        sentences = shard_of(sentences, strategy, config)
     tables = initial_tables(len(vocab), config.dim, config.seed)
     input_vectors, _, summary = fit(
         sentences, vocab, *tables, config, progress=progress, callbacks=callbacks,
         log_json=log_json, evaluate=evaluate, model_class=model_class,
         optimizer_factory=optimizer_factory, started=started, checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every, checkpoint_extra=checkpoint_extra)
+        checkpoint_every=checkpoint_every, checkpoint_extra=checkpoint_extra,
+        strategy=strategy)
     return Embeddings(vocab.words, input_vectors), summary
 
 
+def shard_of(sentences, strategy, config: TrainConfig):
+    """This worker's part of the corpus: its byte range of the files (w2v.corpus), or
+    every n-th of sentences given in memory."""
+    from w2v.distributed import Team
+
+    team = Team.of(strategy)
+    if team.workers == 1:
+        return sentences
+    if isinstance(sentences, Corpus):
+        return Corpus(sentences.paths, config.max_sentence_length, (team.worker, team.workers))
+    return _EveryNth(sentences, team.worker, team.workers)
+
+
+class _EveryNth:
+    """Sentences start, start + step, ... of a re-iterable: a worker's share of a list."""
+
+    def __init__(self, sentences, start: int, step: int):
+        self.sentences, self.start, self.step = sentences, start, step
+
+    def __iter__(self):
+        for i, sentence in enumerate(self.sentences):
+            if i % self.step == self.start:
+                yield sentence
+
+
 def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: bool = False,
-           checkpoint_every: float | None = None) -> tuple[Embeddings, TrainSummary | None]:
+           checkpoint_every: float | None = None, strategy=None
+           ) -> tuple[Embeddings, TrainSummary | None]:
     """Go on with the run a checkpoint saved, writing further checkpoints to the same path.
 
     Returns (vectors, summary); the summary is None when the checkpoint is of a finished
@@ -161,11 +219,22 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
                              f"checkpoint {path} was written: cannot resume")
     every = checkpoint_every if checkpoint_every is not None else \
         state.extra.get("checkpoint_every", 10.0)
+    sentences = sentences_of(paths, state.config)
+    shape = (1, 1)
+    if strategy is not None:
+        from w2v.distributed import Team
+        team = Team.of(strategy)
+        shape = (team.workers, team.local)
+        sentences = shard_of(sentences, strategy, state.config)
+    saved = tuple(state.extra.get("cluster", (1, 1)))
+    if saved != shape:
+        raise ValueError(f"checkpoint {path} was written by {saved[0]} worker(s) × {saved[1]} "
+                         f"replica(s); resume it with the same, not {shape[0]} × {shape[1]}")
     input_vectors, _, summary = fit(
-        sentences_of(paths, state.config), state.vocab, state.input_vectors,
+        sentences, state.vocab, state.input_vectors,
         state.output_vectors, state.config, progress=progress, callbacks=callbacks,
         log_json=log_json, evaluate=evaluate, checkpoint=path, checkpoint_every=every,
-        checkpoint_extra=state.extra, start=state.position)
+        checkpoint_extra=state.extra, start=state.position, strategy=strategy)
     return Embeddings(state.vocab.words, input_vectors), summary
 
 
@@ -183,24 +252,35 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
         config: TrainConfig, progress: bool = False, callbacks=(), log_json=None,
         evaluate: bool = False, model_class=None, optimizer_factory=None,
         started: float | None = None, checkpoint=None, checkpoint_every: float = 10.0,
-        checkpoint_extra: dict | None = None, start: Position | None = None
+        checkpoint_extra: dict | None = None, start: Position | None = None, strategy=None
         ) -> tuple[np.ndarray, np.ndarray, TrainSummary]:
     """Train the (V, d) float32 tables on `sentences` (ids from `vocab`), the learning rate
     falling from alpha to min_alpha over this call's epochs; returns the trained tables
     (the numba and cuda backends update the given arrays in place) and a TrainSummary.
     checkpoint, checkpoint_every, checkpoint_extra: see `train`; start: a resumed run's
-    Position (numba)."""
+    Position. strategy: see `train`; `sentences` are then this worker's shard."""
     started = started or time.perf_counter()
     backend = config.resolved_backend
+    team = _team_for(strategy, config, model_class, optimizer_factory)
+    if team is not None and not team.chief:  # the others write nothing, and keep quiet
+        progress, log_json, evaluate, checkpoint = False, None, False, None
     keras_callbacks = [c for c in callbacks if is_keras_callback(c)]
     if keras_callbacks and backend != "keras":
         raise ValueError(f"Keras callbacks ({type(keras_callbacks[0]).__name__}) need the keras "
                          f"backend, not {backend}; w2v.callbacks.Callback works on every backend")
     if checkpoint is not None:
         _check_checkpointable(sentences, config)
-    batches = encode(sentences, vocab, config)
+    # each worker draws its own subsampling, windows and negatives
+    batches = encode(sentences, vocab, config if team is None or team.worker == 0 else
+                     replace(config, seed=config.seed + WORKER_SEED_STRIDE * team.worker))
     corpus_words = batches.encoded.tokens
     steps_per_epoch = 0
+    if team is not None:
+        try:
+            corpus_words, steps_per_epoch = _agree(team, vocab, config, batches)
+        except BaseException:
+            batches.encoded.close()
+            raise
     reporter = Reporter(corpus_words * config.epochs, config.epochs, vocab.words, progress,
                         [c for c in callbacks if not is_keras_callback(c)], log_json, evaluate,
                         config.alpha, start)
@@ -208,11 +288,14 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
     if checkpoint is not None:
         stamp = corpus_stamp(sentences.paths)
         extra = {**(checkpoint_extra or {}), "checkpoint_every": checkpoint_every}
+        if team is not None:
+            extra["cluster"] = [team.workers, team.local]
         checkpointer = Checkpointer(checkpoint, lambda position: Checkpoint(
             config, vocab, input_vectors, output_vectors, position, stamp, extra),
             checkpoint_every)
+    traffic = None
     try:
-        if backend == "keras":
+        if backend == "keras" and team is None:
             steps_per_epoch = min(batches.steps(e) for e in range(config.epochs))
             if steps_per_epoch == 0:  # a corpus smaller than one batch: one batch per epoch
                 batches.resize(batches.count_pairs(0) or 1)
@@ -235,9 +318,10 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
                     checkpointer=checkpointer)
         else:
             with checkpointer or contextlib.nullcontext():
-                input_vectors, output_vectors, final_loss = _fit_keras(
+                input_vectors, output_vectors, final_loss, traffic = _fit_keras(
                     batches, input_vectors, output_vectors, config, steps_per_epoch, reporter,
-                    keras_callbacks, model_class, optimizer_factory, start, checkpointer)
+                    keras_callbacks, model_class, optimizer_factory, start, checkpointer,
+                    team, corpus_words)
         train_seconds = time.perf_counter() - tick
     finally:
         reporter.close()
@@ -247,8 +331,61 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
         steps=steps_per_epoch * config.epochs, batch_size=batches.batch_size,
         train_seconds=train_seconds, total_seconds=time.perf_counter() - started,
         final_loss=final_loss, bad_bytes=getattr(sentences, "bad_bytes", 0),
-        history=reporter.history)
+        history=reporter.history, traffic=traffic)
     return input_vectors, output_vectors, summary
+
+
+WORKER_SEED_STRIDE = 1_000_003  # worker w draws from seed + w × this: streams apart
+DISTRIBUTED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad")  # one gradient, all-reduced
+
+
+def _team_for(strategy, config: TrainConfig, model_class, optimizer_factory):
+    """w2v.distributed.Team of `strategy` (None without one), after checking the run can
+    distribute: the keras backend, an optimizer whose one gradient Keras all-reduces."""
+    if strategy is None:
+        return None
+    from w2v.distributed import Team
+
+    if config.resolved_backend != "keras":
+        raise ValueError(f"a tf.distribute strategy needs the keras backend, not "
+                         f"{config.resolved_backend} (the numba and cuda backends scale "
+                         f"with threads and GPUs)")
+    if optimizer_factory is None and (config.optimizer not in DISTRIBUTED_OPTIMIZERS
+                                      or config.steps_per_update > 1):
+        raise ValueError(f"distributed training covers the optimizers "
+                         f"{', '.join(DISTRIBUTED_OPTIMIZERS)} without soft batch, not "
+                         f"{config.optimizer} with steps_per_update {config.steps_per_update}")
+    return Team.of(strategy)
+
+
+def settings_fingerprint(config: TrainConfig) -> str:
+    """SHA-256 of the settings every worker must share (all but threads and backend)."""
+    import hashlib
+    import json
+
+    shared = {k: v for k, v in config.to_dict().items() if k not in ("threads", "backend")}
+    return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()
+
+
+def _agree(team, vocab: Vocabulary, config: TrainConfig, batches: SkipGramBatches
+           ) -> tuple[int, int]:
+    """Check every worker has this vocabulary and these settings, and agree on the size of
+    an epoch: returns (corpus words of all shards, steps per epoch = the fewest any worker's
+    shard gives its replicas). ClusterError when they differ."""
+    from w2v.errors import ClusterError
+
+    team.agree("the vocabulary (build it once with w2v-vocab and pass --vocab)",
+               vocab.fingerprint())
+    team.agree("the training settings", settings_fingerprint(config))
+    local_steps = min(batches.steps(e) for e in range(config.epochs)) // team.local
+    tokens = batches.encoded.tokens
+    rows = team.gather([local_steps, tokens >> 30, tokens & (2 ** 30 - 1)])
+    steps = int(rows[:, 0].min())
+    if steps == 0:
+        raise ClusterError(f"worker {int(rows[:, 0].argmin())}'s shard holds less than one "
+                           f"batch per replica ({config.batch_size} pairs): use a smaller "
+                           f"--batch-size or fewer workers")
+    return int((rows[:, 1] << 30).sum() + rows[:, 2].sum()), steps
 
 
 def _epoch_stream(batches: SkipGramBatches, first: int, last: int, steps_per_epoch: int,
@@ -277,60 +414,90 @@ KERAS_CHECKPOINT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad")  # stat
 
 def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: TrainConfig,
                steps_per_epoch: int, reporter: Reporter, callbacks, model_class=None,
-               optimizer_factory=None, start: Position | None = None, checkpointer=None):
-    """Train the keras backend from the given tables; returns (input, output, final loss).
+               optimizer_factory=None, start: Position | None = None, checkpointer=None,
+               team=None, corpus_words: int | None = None):
+    """Train the keras backend from the given tables; returns (input, output, final loss,
+    traffic: None, or a distributed run's all-gather figures for TrainSummary.traffic).
 
     start: a resumed checkpoint's Position (`chunk`: steps of its epoch done, and the
     optimizer's variables); checkpointer: offered a Position after every execution.
+    team: a w2v.distributed.Team: the model lives in its strategy's scope, and each step
+    feeds every local replica a batch of this worker's stream; corpus_words: of all
+    workers' shards (what a step's words are counted against).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
     threads = config.worker_threads
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        if team is None:  # a cluster's collectives need TensorFlow's own thread pools:
+            # with them cut to `threads`, a worker's first step aborts ("std::system_error:
+            # Resource temporarily unavailable", TF 2.21)
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass  # TensorFlow already started in this process: keep its thread pools
     from w2v.model import SkipGram
     from w2v.optimizers import LinearDecay, make_optimizer
-    from w2v.progress import KerasProgress
+    from w2v.progress import KerasProgress, number
 
     start = start or Position()
     b, width = batches.batch_size, 2 + config.negative
+    local = team.local if team else 1  # batches of this worker's stream per step
 
     def dataset(first, last, skip=0):
         return tf.data.Dataset.from_generator(
-            lambda: _epoch_stream(batches, first, last, steps_per_epoch, skip),
+            lambda: _epoch_stream(batches, first, last, steps_per_epoch * local, skip * local),
             output_signature=tf.TensorSpec((None, b, width), tf.int32),
         ).prefetch(2).unbatch().prefetch(64)
+
+    def fed(first, last, skip=0):
+        if team is None:
+            return dataset(first, last, skip)
+        # Replica r of this worker takes batches r, r + local, ... of its stream. Declared
+        # endless: a stream that can end makes every step all-reduce whether each worker
+        # still has data, and at the end a worker was left waiting on that all-reduce
+        # (measured: one worker hung after the other finished). Keras stops at
+        # steps_per_epoch; the repeat is never trained on.
+        endless = tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY)
+        return team.strategy.distribute_datasets_from_function(
+            lambda context: dataset(first, last, skip).repeat().apply(endless))
 
     total_steps = steps_per_epoch * config.epochs
     # the schedule advances once per update: every step, or every k-th under soft batch
     schedule = LinearDecay(config.alpha, config.min_alpha, total_steps // config.steps_per_update)
-    model = (model_class or SkipGram)(len(input_vectors), config.dim, seed=config.seed)
-    model.input_vectors.assign(input_vectors)
-    model.output_vectors.assign(output_vectors)
-    optimizer = (optimizer_factory(schedule) if optimizer_factory else
-                 make_optimizer(config.optimizer, schedule, config.steps_per_update))
-    model.compile(optimizer=optimizer, jit_compile=getattr(optimizer, "jit_compatible", True),
-                  steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch))
-    if start.optimizer_state:  # a resumed run: the optimizer's variables as they were
-        optimizer.build(model.trainable_variables)
-        saved = start.optimizer_state[:len(optimizer.variables)]
-        if [tuple(v.shape) for v in optimizer.variables] != [s.shape for s in saved]:
-            raise ValueError("the checkpoint's optimizer state does not fit this optimizer")
-        for variable, value in zip(optimizer.variables, saved):
-            variable.assign(value)
+    with team.strategy.scope() if team else contextlib.nullcontext():
+        model = (model_class or SkipGram)(len(input_vectors), config.dim, seed=config.seed)
+        model.input_vectors.assign(input_vectors)
+        model.output_vectors.assign(output_vectors)
+        optimizer = (optimizer_factory(schedule) if optimizer_factory else
+                     make_optimizer(config.optimizer, schedule, config.steps_per_update))
+        model.compile(optimizer=optimizer,
+                      jit_compile=team is None and getattr(optimizer, "jit_compatible", True),
+                      # a distributed step's all-reduce fails inside Keras's multi-step loop
+                      # ("You must feed a value for placeholder", TF 2.21): one step a call
+                      steps_per_execution=1 if team else min(STEPS_PER_EXECUTION,
+                                                             steps_per_epoch))
+        if start.optimizer_state:  # a resumed run: the optimizer's variables as they were
+            optimizer.build(model.trainable_variables)
+            saved = start.optimizer_state[:len(optimizer.variables)]
+            if [tuple(v.shape) for v in optimizer.variables] != [s.shape for s in saved]:
+                raise ValueError("the checkpoint's optimizer state does not fit this optimizer")
+            for variable, value in zip(optimizer.variables, saved):
+                variable.assign(value)
 
     def state_now():
-        return [v.numpy() for v in optimizer.variables + model.loss_tracker.variables]
+        # A metric's variables are sync-on-read under a strategy: reading one as a whole
+        # all-reduces across workers, a collective only the chief would enter (the others
+        # then fail). Its local part is enough: it resumes the epoch's running loss.
+        metric = [getattr(v.value, "values", (v.value,))[0] for v in model.loss_tracker.variables]
+        return [v.numpy() for v in optimizer.variables + metric]
 
     def refresh_host_tables():
         input_vectors[...] = model.input_vectors.numpy()
         output_vectors[...] = model.output_vectors.numpy()
 
-    words_per_step = batches.encoded.tokens * config.epochs / total_steps
+    words_per_step = (corpus_words or batches.encoded.tokens) * config.epochs / total_steps
     progress = KerasProgress(
         reporter, words_per_step, lambda step: float(schedule(step // config.steps_per_update)),
         steps_per_epoch=steps_per_epoch, checkpointer=checkpointer, state_now=state_now,
@@ -345,15 +512,72 @@ def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: 
         # Keras peeks one batch past the last step of the last epoch and warns that the
         # stream ran dry; the stream holds exactly the batches of the epochs asked.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        for first, last, skip in parts:
-            if first >= last:
-                continue
-            history = model.fit(dataset(first, last, skip), initial_epoch=first, epochs=last,
-                                steps_per_epoch=steps_per_epoch - skip, verbose=0,
-                                callbacks=[progress, *callbacks], shuffle=False)
-            progress.metric_state = None
-    loss = float(history.history["loss"][-1]) if history else start.loss_sum
-    return model.input_vectors.numpy(), model.output_vectors.numpy(), loss
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        watch = team.watchdog() if team and team.workers > 1 else contextlib.nullcontext()
+        with watch:
+            beat = [Heartbeat(watch)] if team and team.workers > 1 else []
+            for first, last, skip in parts:
+                if first >= last:
+                    continue
+                try:
+                    history = model.fit(fed(first, last, skip), initial_epoch=first, epochs=last,
+                                        steps_per_epoch=steps_per_epoch - skip, verbose=0,
+                                        callbacks=[progress, *beat, *callbacks], shuffle=False)
+                except tf.errors.OpError as error:
+                    if team is None or team.workers == 1:
+                        raise
+                    raise team.lost(error) from None
+                progress.metric_state = None
+    loss = number(history.history["loss"][-1]) if history else start.loss_sum
+    traffic = None
+    if team is not None and history and "rows" in history.history:
+        row_bytes = 4 * config.dim + 4  # float32 values and an int32 index per row
+        rows, unmerged = number(history.history["rows"][-1]), \
+            number(history.history["unmerged_rows"][-1])
+        traffic = {"workers": team.workers, "local": team.local, "replicas": team.replicas,
+                   "rows_per_step": rows, "unmerged_rows_per_step": unmerged,
+                   "bytes_per_step": rows * row_bytes,
+                   "unmerged_bytes_per_step": unmerged * row_bytes,
+                   "saved_share": 1 - rows / unmerged if unmerged else 0.0,
+                   "dense_bytes": 2 * len(input_vectors) * config.dim * 4}
+    return model.input_vectors.numpy(), model.output_vectors.numpy(), loss, traffic
+
+
+def Heartbeat(watchdog):
+    """A Keras callback that tells a w2v.distributed.Watchdog each step and epoch ended."""
+    import keras
+
+    class _Heartbeat(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            watchdog.beat()
+
+        def on_epoch_end(self, epoch, logs=None):
+            watchdog.beat()
+    return _Heartbeat()
+
+
+def train_chunk(pool, kernel, ids: np.ndarray, ends: np.ndarray, batches: SkipGramBatches,
+                config: TrainConfig, input_vectors: np.ndarray, output_vectors: np.ndarray,
+                lr_at, done: int, states) -> tuple[int, float]:
+    """Train one chunk with the numba kernel, cut into one slice of whole sentences per
+    thread (len(states) threads of `pool`, Hogwild on the shared tables); the learning rate
+    is lr_at(position in the run), the chunk's first id at position `done`. states: per
+    thread, its (pair, noise) (1,) uint64 random streams, advanced in place.
+    Returns (pairs, loss sum)."""
+    threads = len(states)
+    cuts = np.searchsorted(ends, np.linspace(0, len(ids), threads + 1)[1:-1])
+    bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
+    sentence_bounds = [0, *cuts.tolist(), len(ends)]
+
+    def run(t):
+        a, b = bounds[t], bounds[t + 1]
+        s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
+        return kernel(ids[a:b], ends[s0:s1] - a, batches.keep_prob, batches.accept,
+                      batches.alias, config.window, config.negative, input_vectors,
+                      output_vectors, lr_at(done + a), lr_at(done + b), *states[t])
+
+    results = list(pool.map(run, range(threads))) if threads > 1 else [run(0)]
+    return sum(n for n, _ in results), sum(loss for _, loss in results)
 
 
 def initial_tables(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -408,21 +632,10 @@ def _fit_numba(batches: SkipGramBatches, input_vectors: np.ndarray, output_vecto
             done = epoch * encoded.n_ids + encoded.chunk_id_start(first)
             for c in range(first, encoded.n_chunks):
                 ids, ends = encoded.chunk(c)
-                cuts = np.searchsorted(ends, np.linspace(0, len(ids), threads + 1)[1:-1])
-                bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
-                sentence_bounds = [0, *cuts.tolist(), len(ends)]
-
-                def run(t, ids=ids, ends=ends, done=done):
-                    a, b = bounds[t], bounds[t + 1]
-                    s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
-                    return kernel(
-                        ids[a:b], ends[s0:s1] - a, batches.keep_prob, batches.accept,
-                        batches.alias, config.window, config.negative, input_vectors,
-                        output_vectors, lr_at(done + a), lr_at(done + b), *states[t])
-
-                for n, chunk_loss in pool.map(run, range(threads)):
-                    pairs += n
-                    loss_sum += chunk_loss
+                n, chunk_loss = train_chunk(pool, kernel, ids, ends, batches, config,
+                                            input_vectors, output_vectors, lr_at, done, states)
+                pairs += n
+                loss_sum += chunk_loss
                 done += len(ids)
                 reporter.progress(len(ids) * words_per_id, lr_at(done), loss_sum / max(pairs, 1))
                 if checkpointer and c + 1 < encoded.n_chunks:

@@ -11,11 +11,15 @@ same ids whatever order its files are read in.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+VOCAB_HEADER = "# w2v vocabulary 1"
 
 
 @dataclass
@@ -71,6 +75,63 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.words)
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the words, their counts and corpus_words: equal fingerprints,
+        equal vocabularies (what the workers of a cluster compare before training)."""
+        digest = hashlib.sha256(f"{self.corpus_words}\n".encode())
+        for word, count in zip(self.words, self.counts.tolist()):
+            digest.update(f"{word}\t{count}\n".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
+
+    def save(self, path) -> None:
+        """Write `path` as vocab.tsv (atomically): a header line, then "word<TAB>count" per
+        word, by id. Read back with `Vocabulary.load`."""
+        from w2v.formats import atomic_write
+
+        lines = [f"{VOCAB_HEADER} corpus_words={self.corpus_words} words={len(self)}"]
+        lines += [f"{word}\t{count}" for word, count in zip(self.words, self.counts.tolist())]
+        with atomic_write(path) as out:
+            out.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+    @classmethod
+    def load(cls, path) -> "Vocabulary":
+        """Read a file `save` wrote; FormatError (a ValueError) naming the first bad line."""
+        from w2v.errors import FormatError
+
+        try:
+            with open(path, encoding="utf-8") as stream:
+                text = stream.read()
+        except UnicodeDecodeError:
+            raise FormatError(f"vocabulary {str(path)!r} is not UTF-8 text") from None
+        lines = text.split("\n")
+        head = lines[0].split()
+        if lines[0].split(" corpus_words=")[0] != VOCAB_HEADER or len(head) != 6:
+            raise FormatError(f"vocabulary {str(path)!r} does not start with {VOCAB_HEADER!r} "
+                              f"(write one with w2v-vocab)")
+        try:
+            corpus_words = int(head[4].removeprefix("corpus_words="))
+            n = int(head[5].removeprefix("words="))
+        except ValueError:
+            raise FormatError(f"vocabulary {str(path)!r}: bad header {lines[0]!r}") from None
+        body = lines[1:-1] if lines[-1] == "" else lines[1:]
+        if len(body) != n:
+            raise FormatError(f"vocabulary {str(path)!r}: header says {n:,} words, file has "
+                              f"{len(body):,} lines")
+        words, counts = [], []
+        for number, line in enumerate(body, start=2):
+            word, tab, count = line.partition("\t")
+            if not tab or not word or any(c.isspace() for c in word) or not count.isdigit() \
+                    or int(count) < 1:
+                raise FormatError(f"vocabulary {str(path)!r} line {number}: expected "
+                                  f"word<TAB>count, got {line[:60]!r}")
+            words.append(word)
+            counts.append(int(count))
+        if len(set(words)) != len(words) or counts != sorted(counts, reverse=True) \
+                or sum(counts) > corpus_words or not words:
+            raise FormatError(f"vocabulary {str(path)!r}: words must be unique, by falling "
+                              f"count, at least one, counting at most corpus_words")
+        return cls(words, np.array(counts, dtype=np.int64), corpus_words)
 
     @property
     def trained_words(self) -> int:

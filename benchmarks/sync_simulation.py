@@ -1,0 +1,156 @@
+"""What periodic sparse synchronisation costs in quality, simulated on one machine.
+
+    python -m benchmarks.sync_simulation --corpus ../shared/corpora/gut8.gz \\
+        --pair-set men=../shared/eval/EN-MEN-TR-3k.txt --out benchmarks/results/sync_simulation
+
+W simulated workers (w2v.sync.LocalTeam: each worker's shard trained in turn from the same
+synchronised state, one numba thread each, exactly the arithmetic of a Ray cluster in
+deterministic mode) for W = 1, 2, 4, 8, 16 and two sync periods (words per worker between
+syncs), plus both combine rules (mean, sum) at the shorter period for W = 4 and 16. Each
+run is its own subprocess; --parallel runs go at once (each single-threaded). Reports
+analogy accuracy and word-pair Spearman against the single worker, a table and a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+WORKERS = (1, 2, 4, 8, 16)
+
+
+def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, epochs: int,
+            pair_sets: dict) -> dict:
+    from w2v.config import TrainConfig
+    from w2v.evaluate import evaluate
+    from w2v.sync import LocalTeam, ShardWorker, synchronise
+    from w2v.trainer import initial_tables
+    from w2v.vectors import Embeddings
+    from w2v.vocab import Vocabulary
+
+    config = TrainConfig(epochs=epochs, threads=1, backend="numba")
+    vocabulary = Vocabulary.load(vocab)
+    tables = initial_tables(len(vocabulary), config.dim, config.seed)
+    tick = time.perf_counter()
+    team = LocalTeam([ShardWorker([corpus], w, workers, vocabulary, config, tables, sync_words)
+                      for w in range(workers)])
+    try:
+        input_vectors, _, stats, loss = synchronise(team, vocabulary, config, rule=rule)
+    finally:
+        team.close()
+    scores = evaluate(Embeddings(vocabulary.words, input_vectors), pair_sets)
+    return {"workers": workers, "sync_words": sync_words, "rule": rule, "epochs": epochs,
+            "seconds": time.perf_counter() - tick, "loss": loss, "syncs": stats.syncs,
+            "sent_mb": stats.sent_bytes / 1e6, "received_mb": stats.received_bytes / 1e6,
+            **scores}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="data/novels.txt.gz")
+    p.add_argument("--words", type=int, default=None, help="use this prefix (default: all)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--periods", default="100000,1000000", help="sync periods, words per worker")
+    p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--pair-set", action="append", default=[], metavar="NAME=FILE")
+    p.add_argument("--out", default=None, help="write OUT.json, OUT.md and OUT.png")
+    p.add_argument("--run-one", nargs=6, metavar=("CORPUS", "VOCAB", "W", "SYNC", "RULE", "EPOCHS"),
+                   help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    pair_sets = dict(item.split("=", 1) for item in args.pair_set)
+    if args.run_one:
+        c, v, w, s, r, e = args.run_one
+        print(json.dumps(run_one(c, v, int(w), int(s), r, int(e), pair_sets)))
+        return
+    from benchmarks.compare_gensim import write_split_copy
+
+    periods = [int(x) for x in args.periods.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, vocab = Path(tmp) / "corpus.txt", Path(tmp) / "vocab.tsv"
+        words = write_split_copy(Path(args.corpus), corpus, args.words)
+        from w2v.tools import vocab_main
+
+        vocab_main([str(corpus), "-o", str(vocab)])
+        jobs = [(1, periods[0], "mean")]
+        jobs += [(w, s, "mean") for s in periods for w in WORKERS[1:]]
+        jobs += [(w, periods[0], "sum") for w in (4, 16)]
+
+        def launch(job):
+            w, s, r = job
+            cmd = [sys.executable, "-m", "benchmarks.sync_simulation", "--run-one", str(corpus),
+                   str(vocab), str(w), str(s), r, str(args.epochs)]
+            for item in args.pair_set:
+                cmd += ["--pair-set", item]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"{job} failed:\n{out.stderr[-3000:]}")
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"W={w} sync={s:,} {r}: analogy {result['analogy']:.3f} "
+                  f"({result['seconds']:.0f} s)", file=sys.stderr)
+            return result
+
+        with ThreadPoolExecutor(args.parallel) as pool:
+            results = list(pool.map(launch, jobs))
+    report = {"corpus": args.corpus, "words": words, "epochs": args.epochs, "periods": periods,
+              "results": results}
+    text = table(report, list(pair_sets))
+    print(text)
+    if args.out:
+        Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
+        Path(args.out + ".md").write_text(text)
+        plot(report, list(pair_sets), args.out + ".png")
+
+
+def table(report: dict, extra: list[str]) -> str:
+    results = report["results"]
+    one = next(r for r in results if r["workers"] == 1)
+    names = ["analogy", "wordsim353", "simlex999", *extra]
+    lines = [f"Simulated workers on {report['words']:,} words of {Path(report['corpus']).name}, "
+             f"{report['epochs']} epochs, dim 100, one numba thread per worker; sync period = "
+             f"words each worker trains between syncs; Δ = score − one worker's.", "",
+             "| workers | sync period | rule | syncs | sent MB | " +
+             " | ".join(f"{n} (Δ)" for n in names) + " |",
+             "|---|---|---|---|---|" + "---|" * len(names)]
+    for r in sorted(results, key=lambda r: (r["rule"] != "mean", r["sync_words"], r["workers"])):
+        cells = " | ".join(f"{r[n]:.3f} ({r[n] - one[n]:+.3f})" for n in names)
+        period = "—" if r["workers"] == 1 else f"{r['sync_words']:,}"
+        lines.append(f"| {r['workers']} | {period} | {r['rule']} | {r['syncs']} | "
+                     f"{r['sent_mb']:,.0f} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, extra: list[str], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = report["results"]
+    one = next(r for r in results if r["workers"] == 1)
+    names = ["analogy", "wordsim353", "simlex999", *extra]
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))
+    for ax, name in zip(axes, names):
+        for period in report["periods"]:
+            rows = sorted([r for r in results if r["rule"] == "mean" and
+                           (r["sync_words"] == period or r["workers"] == 1)],
+                          key=lambda r: r["workers"])
+            ax.plot([r["workers"] for r in rows], [r[name] for r in rows], "o-",
+                    label=f"sync every {period:,} words")
+        ax.axhline(one[name], color="grey", lw=0.8, ls="--")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(WORKERS), [str(w) for w in WORKERS])
+        ax.set_xlabel("simulated workers")
+        ax.set_title(name)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

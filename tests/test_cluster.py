@@ -1,0 +1,183 @@
+"""The numba backend on Ray with periodic sparse synchronisation (w2v/sync.py,
+w2v/cluster.py): a real local Ray instance bound to 127.0.0.1 (no dashboard, usage
+statistics off), its processes stopped by pid when each test ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import planted_sentences, share_of_neighbours_in_group
+from w2v import TrainConfig
+from w2v.batches import EncodedCorpus
+from w2v.corpus import Corpus
+from w2v.sync import RowDelta, combine
+from w2v.vocab import Vocabulary
+
+ray = pytest.importorskip("ray")  # the [test] extra installs it; without it CI would skip
+
+CONFIG = TrainConfig(dim=16, epochs=3, min_count=1, alpha=0.05, sample=0.0, window=3,
+                     threads=1, backend="numba")
+SYNC = 4000  # words per worker between syncs: several syncs per epoch of the corpus below
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "planted.txt"
+    path.write_text("\n".join(" ".join(s) for s in planted_sentences(3000)) + "\n")
+    return path
+
+
+def children() -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(os.getpid())],
+                         capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+@pytest.fixture
+def local_ray():
+    """Whatever Ray starts in the test is shut down, and its processes killed by pid."""
+    before = children()
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+    for pid in children() - before:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def train(corpus, workers, **kwargs):
+    from w2v.cluster import RaySpec, train_on_ray
+
+    return train_on_ray([corpus], kwargs.pop("config", CONFIG),
+                        RaySpec(workers, sync_words=kwargs.pop("sync_words", SYNC),
+                                rule=kwargs.pop("rule", "mean")), **kwargs)
+
+
+def test_combine_rules_row_by_row():
+    a = RowDelta(np.array([1, 3], np.int32), np.array([[1.0, 1.0], [2.0, 2.0]], np.float32))
+    b = RowDelta(np.array([3, 4], np.int32), np.array([[4.0, 0.0], [5.0, 5.0]], np.float32))
+    mean, total = combine([a, b], "mean"), combine([a, b], "sum")
+    assert mean.rows.tolist() == total.rows.tolist() == [1, 3, 4]
+    assert mean.values.tolist() == [[1, 1], [3, 1], [5, 5]]  # row 3: mean of two workers
+    assert total.values.tolist() == [[1, 1], [6, 2], [5, 5]]
+    with pytest.raises(ValueError, match="sync rule must be one of mean, sum"):
+        combine([a], "median")
+
+
+def test_two_workers_reach_one_workers_neighbour_quality(corpus, local_ray):
+    one, _ = train(corpus, 1)
+    two, summary = train(corpus, 2)
+    assert summary.traffic["workers"] == 2 and summary.traffic["syncs"] > 3
+    quality = [share_of_neighbours_in_group(v) for v in (one, two)]
+    assert min(quality) > 0.9 and abs(quality[0] - quality[1]) < 0.05, quality
+
+
+def test_deterministic_mode_is_reproducible_and_a_killed_worker_is_replaced(corpus, local_ray):
+    """Fixed seeds, one thread per worker, fixed sync points: the same bits run to run; a
+    worker killed (SIGKILL to its process) after sync 2 is restarted by Ray, replays from
+    the last sync, and the run ends with the same bits and no words lost."""
+    first, _ = train(corpus, 2)
+    again, _ = train(corpus, 2)
+    assert np.array_equal(first.vectors, again.vectors)
+    killed = []
+
+    def kill_worker_1(sync, team):
+        if sync == 2:
+            pid = team.pids()[1]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    survived, summary = train(corpus, 2, on_sync=kill_worker_1)
+    assert killed and summary.traffic["restarts"] == 1
+    assert summary.traffic["words_replayed"] > 0 and summary.traffic["words_lost"] == 0
+    assert np.array_equal(first.vectors, survived.vectors)
+
+
+def test_sync_traffic_is_the_touched_rows(corpus, local_ray):
+    """Without subsampling every word of a trained span is some window's context, so the
+    input rows a worker sends at a sync are the distinct words it trained since the last
+    one (counted here from its shard); the bytes are those rows' values and indices."""
+    vectors, summary = train(corpus, 2)
+    traffic = summary.traffic
+    vocab = Vocabulary.build(Corpus([corpus]), 1)
+    expected = []  # per worker, per sync: distinct ids trained
+    for w in range(2):
+        encoded = EncodedCorpus(Corpus([corpus], shard=(w, 2)), vocab, chunk_words=SYNC)
+        rounds, ids, done = [], [], 0
+        for _ in range(CONFIG.epochs):
+            for c in range(encoded.n_chunks):
+                chunk, _ = encoded.chunk(c)
+                ids.append(chunk)
+                done += len(chunk)
+                if done >= SYNC:
+                    rounds.append(len(np.unique(np.concatenate(ids))))
+                    ids, done = [], 0
+        if ids:
+            rounds.append(len(np.unique(np.concatenate(ids))))
+        encoded.close()
+        expected.append(rounds)
+    sent = [[per_worker[w][0] for per_worker in traffic["log"]] for w in range(2)]
+    # sync 1 may miss a few: input rows stay put until the output rows move off zero
+    assert [s[1:] for s in sent] == [e[1:] for e in expected]
+    assert all(s[0] <= e[0] for s, e in zip(sent, expected))
+    # each table's delta goes sparse (rows × (4d + 4) bytes) or, when that is more, dense
+    dense = len(vocab) * CONFIG.dim * 4
+    assert traffic["sent_bytes"] == sum(min(n * (4 * CONFIG.dim + 4), dense)
+                                        for per_sync in traffic["log"]
+                                        for per_worker in per_sync for n in per_worker)
+
+
+def test_a_stopped_driver_resumes_from_its_checkpoint_to_the_same_bits(corpus, tmp_path,
+                                                                       local_ray):
+    from w2v.cluster import resume_on_ray
+
+    whole, _ = train(corpus, 2)
+
+    def stop_driver(sync, team):
+        if sync == 3:
+            raise KeyboardInterrupt
+
+    checkpoint = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train(corpus, 2, on_sync=stop_driver, checkpoint=checkpoint)
+    ray.shutdown()  # a new driver, a new Ray instance
+    resumed, summary = resume_on_ray(checkpoint)
+    assert summary is not None and np.array_equal(whole.vectors, resumed.vectors)
+
+
+def test_cli_without_ray_says_how_to_install_it(corpus, tmp_path):
+    fake = tmp_path / "no_ray" / "ray"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{Path(__file__).parent.parent}"}
+    result = subprocess.run([sys.executable, "-m", "w2v.cli", str(corpus), "--cluster", "ray",
+                             "--workers", "2", "-o", str(tmp_path / "v.txt")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("w2v-train: error: --cluster ray needs Ray, an optional "
+                                     "extra: pip install 'w2v[cluster]' (from a checkout: "
+                                     "pip install '.[cluster]')")
+    assert not (tmp_path / "v.txt").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "two"], "--workers N (a number)"),
+    ([], "--cluster ray needs --workers N"),
+    (["--workers", "2", "--distribute", "mirrored"], "two ways to scale"),
+    (["--workers", "2", "--backend", "keras"], "trains the numba backend"),
+    (["--workers", "2", "--sync-words", "0"], "--sync-words must be at least 1"),
+])
+def test_cluster_usage_errors(corpus, tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "w2v.cli", str(corpus), "--cluster", "ray",
+                             *args, "-o", str(tmp_path / "v.txt")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
