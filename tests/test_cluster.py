@@ -20,7 +20,10 @@ from w2v.corpus import Corpus
 from w2v.sync import RowDelta, combine
 from w2v.vocab import Vocabulary
 
-ray = pytest.importorskip("ray")  # the [test] extra installs it; without it CI would skip
+# before Ray is imported (it reads them then): a local instance on 127.0.0.1, no usage stats
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+ray = pytest.importorskip("ray")  # the [test] extra installs it
 
 CONFIG = TrainConfig(dim=16, epochs=3, min_count=1, alpha=0.05, sample=0.0, window=3,
                      threads=1, backend="numba")
@@ -32,6 +35,17 @@ def corpus(tmp_path):
     path = tmp_path / "planted.txt"
     path.write_text("\n".join(" ".join(s) for s in planted_sentences(3000)) + "\n")
     return path
+
+
+def test_the_local_instance_listens_on_loopback_only(local_ray):
+    from w2v.cluster import RaySpec, start_ray
+
+    start_ray(RaySpec(1))
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+    listening = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
+    ours = [line for line in listening.splitlines()
+            if any(f"pid={pid}," in line for pid in children() | {os.getpid()})]
+    assert ours and all("127.0.0.1" in line.split()[3] for line in ours), ours
 
 
 def children() -> set[int]:

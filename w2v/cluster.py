@@ -115,7 +115,8 @@ class RayTeam:
     def __init__(self, ray, spec: RaySpec, paths, vocab, config, tables):
         self.ray, self.spec = ray, spec
         actor = ray.remote(max_restarts=3, max_task_retries=0)(ShardActor)
-        vocab_ref, tables_ref = ray.put(vocab), ray.put(tuple(tables))
+        # held for the run: Ray rebuilds a restarted actor from these constructor arguments
+        self.shared = vocab_ref, tables_ref = ray.put(vocab), ray.put(tuple(tables))
         self.actors = [actor.options(num_cpus=spec.threads).remote(
             [str(p) for p in paths], w, spec.workers, vocab_ref, config, tables_ref,
             spec.sync_words, spec.threads) for w in range(spec.workers)]
