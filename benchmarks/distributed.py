@@ -109,6 +109,22 @@ def rows_per_batch(corpus: Path, vocab_path: Path, sizes: list[int], negative: i
     return table
 
 
+def apply_seconds_per_value(vocab_size: int = 100_000, dim: int = 100, rows: int = 20_000) -> float:
+    """Measured: seconds to add one float of a gathered row into a table (NumPy fancy-index
+    add of `rows` distinct rows, median of 5), the cost every worker pays per row it
+    receives."""
+    rng = np.random.default_rng(0)
+    table = np.zeros((vocab_size, dim), np.float32)
+    index = rng.choice(vocab_size, rows, replace=False)
+    values = rng.standard_normal((rows, dim)).astype(np.float32)
+    times = []
+    for _ in range(5):
+        tick = time.perf_counter()
+        table[index] -= values
+        times.append(time.perf_counter() - tick)
+    return statistics.median(times) / (rows * dim)
+
+
 BANDWIDTH = 10e9 / 8  # bytes/s: a 10 Gbit/s link per worker, stated, not measured here
 ROW_BYTES = {100: 4 * 100 + 4, 300: 4 * 300 + 4}  # float32 row and its int32 index
 
@@ -120,13 +136,15 @@ def cost_model(report: dict) -> list[str]:
     rows = report["rows_per_batch"]
     words, wps = report["words"], report["median"]["keras"]["words_per_second"]
     step_seconds = (words / wps) / (rows["pairs_per_epoch"] / 1024)  # measured, batch 1024
+    per_value = report["apply_seconds_per_value"]
     lines = [f"Measured inputs: a batch of 1,024 pairs takes {step_seconds * 1e3:.1f} ms here "
              f"(one process, 2 cores, dim 100; scaled linearly with batch and dim below); "
+             f"applying a received row costs {per_value * 1e9:.2f} ns per float; "
              f"rows a batch touches from the table above (vocabulary {rows['vocabulary']:,}: "
              f"a larger vocabulary repeats fewer rows, so these kept shares are a lower bound "
              f"there); link {BANDWIDTH * 8 / 1e9:.0f} Gbit/s (stated).", "",
              "| V | d | batch/replica | workers | sparse MB/step | dense MB/step | sparse / dense "
-             "| network ms | compute ms | network share |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| network ms | compute + apply ms | network share |", "|---|---|---|---|---|---|---|---|---|---|"]
     for v in (100_000, 1_000_000, 3_000_000):
         for d in (100, 300):
             for b in (1_000, 10_000, 100_000):
@@ -136,7 +154,8 @@ def cost_model(report: dict) -> list[str]:
                     dense = 2 * (w - 1) / w * 2 * v * d * 4
                     network = min(sparse, dense) / BANDWIDTH
                     # every worker applies every replica's rows: the scatter grows with w
-                    compute = step_seconds * (b / 1024) * (d / 100)
+                    compute = step_seconds * (b / 1024) * (d / 100) \
+                        + (w - 1) * min(kept, 2 * v) * d * per_value
                     lines.append(f"| {v:.0e} | {d} | {b:,} | {w} | {sparse / 1e6:,.1f} | "
                                  f"{dense / 1e6:,.0f} | {sparse / dense:.3f} | "
                                  f"{network * 1e3:,.1f} | {compute * 1e3:,.1f} | "
@@ -170,7 +189,8 @@ def main(argv=None):
     median = {s: {k: statistics.median(x[k] for x in v) for k in v[0] if k != "system"}
               for s, v in runs.items()}
     report = {"corpus": args.corpus, "words": words, "rounds": args.rounds, "settings": SETTINGS[:-1],
-              "runs": runs, "median": median, "rows_per_batch": rows}
+              "runs": runs, "median": median, "rows_per_batch": rows,
+              "apply_seconds_per_value": apply_seconds_per_value()}
     lines = [f"tf.distribute on this machine ({words:,} words of {Path(args.corpus).name}, "
              f"1 epoch, dim 100, batch 1024 per replica; median of {args.rounds} interleaved "
              f"rounds)", "",
@@ -189,7 +209,7 @@ def main(argv=None):
     lines += ["", "Distinct rows a batch touches (input + output tables, K = 5; median of 5 "
               "batches of this corpus):", "", "| batch | rows merged | rows unmerged | kept |",
               "|---|---|---|---|"]
-    for size, r in rows.items():
+    for size, r in ((k, v) for k, v in rows.items() if isinstance(v, dict)):
         lines.append(f"| {size:,} | {r['rows']:,.0f} | {r['unmerged']:,} | "
                      f"{r['rows'] / r['unmerged']:.1%} |")
     lines += ["", "Cost model (docs/SCALING.md):", "", *cost_model(report)]

@@ -60,6 +60,11 @@ def main(argv=None):
     p.add_argument("--parallel", type=int, default=2)
     p.add_argument("--pair-set", action="append", default=[], metavar="NAME=FILE")
     p.add_argument("--out", default=None, help="write OUT.json, OUT.md and OUT.png")
+    p.add_argument("--jobs", default=None, metavar="W:SYNC:RULE,...",
+                   help="run these instead of the default set (e.g. 2:100000:sum)")
+    p.add_argument("--merge", default=None, metavar="JSON",
+                   help="add the results of an earlier run of this script (same corpus and "
+                        "epochs) to the report")
     p.add_argument("--run-one", nargs=6, metavar=("CORPUS", "VOCAB", "W", "SYNC", "RULE", "EPOCHS"),
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -80,6 +85,8 @@ def main(argv=None):
         jobs = [(1, periods[0], "mean")]
         jobs += [(w, s, "mean") for s in periods for w in WORKERS[1:]]
         jobs += [(w, periods[0], "sum") for w in (4, 16)]
+        if args.jobs:
+            jobs = [(int(w), int(s), r) for w, s, r in (j.split(":") for j in args.jobs.split(","))]
 
         def launch(job):
             w, s, r = job
@@ -97,6 +104,10 @@ def main(argv=None):
 
         with ThreadPoolExecutor(args.parallel) as pool:
             results = list(pool.map(launch, jobs))
+    if args.merge:
+        earlier = json.loads(Path(args.merge).read_text())
+        assert (earlier["words"], earlier["epochs"]) == (words, args.epochs), "not comparable"
+        results = earlier["results"] + results
     report = {"corpus": args.corpus, "words": words, "epochs": args.epochs, "periods": periods,
               "results": results}
     text = table(report, list(pair_sets))
@@ -136,12 +147,15 @@ def plot(report: dict, extra: list[str], path: str) -> None:
     names = ["analogy", "wordsim353", "simlex999", *extra]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))
     for ax, name in zip(axes, names):
-        for period in report["periods"]:
-            rows = sorted([r for r in results if r["rule"] == "mean" and
-                           (r["sync_words"] == period or r["workers"] == 1)],
-                          key=lambda r: r["workers"])
-            ax.plot([r["workers"] for r in rows], [r[name] for r in rows], "o-",
-                    label=f"sync every {period:,} words")
+        for rule in ("sum", "mean"):
+            for period in report["periods"]:
+                rows = sorted([r for r in results if r["workers"] == 1 or
+                               (r["rule"] == rule and r["sync_words"] == period)],
+                              key=lambda r: r["workers"])
+                if len(rows) > 2:
+                    ax.plot([r["workers"] for r in rows], [r[name] for r in rows],
+                            "o-" if rule == "sum" else "s:",
+                            label=f"{rule}, sync every {period:,} words")
         ax.axhline(one[name], color="grey", lw=0.8, ls="--")
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(WORKERS), [str(w) for w in WORKERS])

@@ -37,7 +37,7 @@ def test_readme_has_snippets_for_every_use():
     code = "\n".join(body for _, body in blocks)
     for use in ["w2v-train", "w2v-eval", "w2v-similar", "w2v-plot", "Word2Vec(", ".save(",
                 "Word2Vec.load", "evaluate_word_analogies", "most_similar", "to_keras_embedding",
-                "w2v.Callback", "--distribute multiworker", "w2v-vocab"]:
+                "w2v.Callback", "--distribute multiworker", "w2v-vocab", "--cluster ray"]:
         assert use in code, f"no README snippet shows {use}"
 
 
@@ -61,4 +61,4 @@ def test_readme_snippets_run_as_written(tmp_path):
         assert result.returncode == 0, (f"README block {number} ({language}) failed:\n{body}\n"
                                         f"{result.stderr[-3000:]}")
     assert (tmp_path / "words.png").exists() and (tmp_path / "novels.w2v").exists()
-    assert (tmp_path / "vectors-2workers.txt").exists()
+    assert (tmp_path / "vectors-2workers.txt").exists() and (tmp_path / "vectors-ray.txt").exists()

@@ -35,8 +35,11 @@ from w2v.corpus import Corpus
 from w2v.vocab import Vocabulary
 
 SYNC_RULES = ("mean", "sum")
-SYNC_RULE = "mean"  # see benchmarks/results/sync_simulation.md: the better at equal words
-SYNC_WORDS = 1_000_000  # words per worker between syncs; see sync_simulation.md
+# Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs): `sum` diverged (NaN)
+# with 4 and 16 workers; `mean` trains, and syncs every 100,000 words a worker beat every
+# 1,000,000 at 2, 4, 8 and 16 workers on all four scores.
+SYNC_RULE = "mean"
+SYNC_WORDS = 100_000
 WORKER_SEED_STRIDE = 1_000_003  # worker w draws from seed + w × this (as w2v.trainer)
 
 

@@ -1,0 +1,101 @@
+"""Two Ray workers on this machine against one process with two threads (numba backend).
+
+    python -m benchmarks.ray_local --corpus ../shared/corpora/gut8.gz \\
+        --pair-set men=../shared/eval/EN-MEN-TR-3k.txt --out benchmarks/results/ray_local
+
+Each run is a real `w2v-train` on a copy of the corpus cut into 10,000-word lines (so the
+two workers each read half): `--backend numba --threads 2` against `--cluster ray
+--workers 2 --threads 1` (a local Ray instance), interleaved for --rounds rounds; the
+median words/s (training time only: Ray's start is reported apart), the sync traffic, and
+the quality of each run's vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.compare_gensim import write_split_copy
+
+SYSTEMS = {"numba, 1 process × 2 threads": ["--backend", "numba", "--threads", "2"],
+           "ray, 2 workers × 1 thread": ["--cluster", "ray", "--workers", "2", "--threads", "1"]}
+
+
+def run(name: str, corpus: Path, vocab: Path, epochs: int, folder: Path, pair_sets: dict) -> dict:
+    from w2v.evaluate import evaluate
+    from w2v.vectors import Embeddings
+
+    out = folder / "vectors.txt"
+    cmd = ["w2v-train", str(corpus), "--vocab", str(vocab), "--epochs", str(epochs), "-o",
+           str(out), *SYSTEMS[name]]
+    tick = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - tick
+    if done.returncode:
+        sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
+    summary = done.stdout
+    result = {"system": name, "wall_seconds": wall,
+              "words_per_second": float(re.search(r"\| ([\d,]+) words/s", summary)[1].replace(",", "")),
+              "train_seconds": float(re.search(r" in ([\d.]+) s \|", summary)[1]),
+              "summary": summary.strip()}
+    traffic = re.search(r"(\d+) syncs.*sent ([\d,.]+) MB, received ([\d,.]+) MB", summary)
+    if traffic:
+        result.update(syncs=int(traffic[1]), sent_mb=float(traffic[2].replace(",", "")),
+                      received_mb=float(traffic[3].replace(",", "")))
+    result.update(evaluate(Embeddings.load(out), pair_sets))
+    return result
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="data/novels.txt.gz")
+    p.add_argument("--words", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--pair-set", action="append", default=[], metavar="NAME=FILE")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    pair_sets = dict(item.split("=", 1) for item in args.pair_set)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        corpus, vocab = folder / "corpus.txt", folder / "vocab.tsv"
+        words = write_split_copy(Path(args.corpus), corpus, args.words)
+        from w2v.tools import vocab_main
+
+        vocab_main([str(corpus), "-o", str(vocab)])
+        runs = {name: [] for name in SYSTEMS}
+        for r in range(args.rounds):
+            for name in SYSTEMS:
+                runs[name].append(run(name, corpus, vocab, args.epochs, folder, pair_sets))
+                print(f"round {r + 1} {name}: {runs[name][-1]['words_per_second']:,.0f} words/s",
+                      file=sys.stderr)
+    names = ["analogy", "wordsim353", "simlex999", *pair_sets]
+    median = {n: {k: statistics.median(x[k] for x in v) for k in v[0]
+                  if isinstance(v[0][k], (int, float))} for n, v in runs.items()}
+    base = median[next(iter(SYSTEMS))]["words_per_second"]
+    lines = [f"{words:,} words of {Path(args.corpus).name}, {args.epochs} epoch(s), dim 100, "
+             f"default sync period and rule; median of {args.rounds} interleaved rounds "
+             f"(words/s over training time; wall includes start-up)", "",
+             "| run | words/s | vs 1 process | wall s | syncs | sent MB | " +
+             " | ".join(names) + " |", "|---|---|---|---|---|---|" + "---|" * len(names)]
+    for name, m in median.items():
+        lines.append(f"| {name} | {m['words_per_second']:,.0f} | {m['words_per_second'] / base:.2f}× | "
+                     f"{m['wall_seconds']:.0f} | {m.get('syncs', 0):.0f} | {m.get('sent_mb', 0):,.0f} | " +
+                     " | ".join(f"{m[n]:.3f}" for n in names) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out + ".json").write_text(json.dumps({"corpus": args.corpus, "words": words,
+                                                        "runs": runs, "median": median}, indent=1) + "\n")
+        Path(args.out + ".md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
