@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="join this Ray cluster (e.g. auto) instead of starting a local one")
     ray.add_argument("--sync-words", type=int, default=None, metavar="N",
                      help="words each worker trains between synchronisations "
-                          "(default 1,000,000)")
+                          "(default 100,000)")
     ray.add_argument("--sync-rule", choices=("mean", "sum"), default=None,
                      help="how workers' changes to a row combine (default mean)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
