@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from w2v.errors import ClusterError
-from w2v.sync import SYNC_RULE, SYNC_RULES, SYNC_WORDS, ShardWorker, restore_positions
+from w2v.sync import (SYNC_RULE, SYNC_RULES, SYNC_WORDS, ShardWorker, restore_positions,
+                      worker_states)
 
 RAY_MISSING = ("--cluster ray needs Ray, an optional extra: pip install 'w2v[cluster]' "
                "(from a checkout: pip install '.[cluster]')")
@@ -172,12 +173,7 @@ class RayTeam:
 
     def _first_states(self, i: int) -> np.ndarray:
         """Worker i's random streams at the start of epoch 0 (as a fresh actor draws them)."""
-        from kernels.cpu import seed_state
-        from w2v.sync import WORKER_SEED_STRIDE
-
-        seed = self.config_seed + WORKER_SEED_STRIDE * i
-        return np.array([[seed_state(hash((seed, 0, t, k)))[0] for k in (0, 1)]
-                         for t in range(self.spec.threads)], dtype=np.uint64)
+        return worker_states(self.config_seed, i, 0, self.spec.threads)
 
     def apply(self, merged, active: list[int]) -> None:
         merged_ref = self.ray.put(merged)

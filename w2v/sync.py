@@ -40,7 +40,6 @@ SYNC_RULES = ("mean", "sum")
 # 1,000,000 at 2, 4, 8 and 16 workers on all four scores.
 SYNC_RULE = "mean"
 SYNC_WORDS = 100_000
-WORKER_SEED_STRIDE = 1_000_003  # worker w draws from seed + w × this (as w2v.trainer)
 
 
 @dataclass
@@ -118,6 +117,16 @@ def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None) ->
     return RowDelta.of(rows, total, vocab_size)
 
 
+def worker_states(seed: int, worker: int, epoch: int, threads: int) -> np.ndarray:
+    """(threads, 2) uint64: worker `worker`'s random streams at the start of `epoch`."""
+    from kernels.cpu import seed_state
+    from w2v.trainer import WORKER_SEED_STRIDE
+
+    seed = seed + WORKER_SEED_STRIDE * worker
+    return np.array([[seed_state(hash((seed, epoch, t, k)))[0] for k in (0, 1)]
+                     for t in range(threads)], dtype=np.uint64)
+
+
 class ShardWorker:
     """One worker: its shard of the corpus (read here, where it runs), its tables, and the
     snapshot of the tables at the last sync.
@@ -138,6 +147,8 @@ class ShardWorker:
         shard = (index, count) if count > 1 else None
         sentences = Corpus(paths, config.max_sentence_length, shard)
         self.encoded = EncodedCorpus(sentences, vocab, chunk_words=min(CHUNK_WORDS, sync_words))
+        from w2v.trainer import WORKER_SEED_STRIDE
+
         stream_config = replace(config, seed=config.seed + WORKER_SEED_STRIDE * index)
         self.batches = SkipGramBatches(self.encoded, vocab, stream_config)
         self.kernel = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
@@ -153,11 +164,7 @@ class ShardWorker:
         return self.encoded.n_ids
 
     def _fresh_states(self, epoch: int) -> np.ndarray:
-        from kernels.cpu import seed_state
-
-        seed = self.config.seed + WORKER_SEED_STRIDE * self.index
-        return np.array([[seed_state(hash((seed, epoch, t, k)))[0] for k in (0, 1)]
-                         for t in range(self.threads)], dtype=np.uint64)
+        return worker_states(self.config.seed, self.index, epoch, self.threads)
 
     def train(self, global_done: int, global_total: int, workers: int) -> Report:
         """Train the next `sync_words` words (whole chunks) of this shard, or what is left;

@@ -515,7 +515,7 @@ def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: 
         warnings.filterwarnings("ignore", message=".*shuffle=True.*")
         watch = team.watchdog() if team and team.workers > 1 else contextlib.nullcontext()
         with watch:
-            beat = [Heartbeat(watch)] if team and team.workers > 1 else []
+            beat = [heartbeat(watch)] if team and team.workers > 1 else []
             for first, last, skip in parts:
                 if first >= last:
                     continue
@@ -543,7 +543,7 @@ def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: 
     return model.input_vectors.numpy(), model.output_vectors.numpy(), loss, traffic
 
 
-def Heartbeat(watchdog):
+def heartbeat(watchdog):
     """A Keras callback that tells a w2v.distributed.Watchdog each step and epoch ended."""
     import keras
 
