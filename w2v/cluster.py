@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from w2v.errors import ClusterError
-from w2v.sync import (SYNC_RULE, SYNC_RULES, SYNC_WORDS, ShardWorker, restore_positions,
-                      worker_states)
+from w2v.sync import SYNC_RULE, SYNC_RULES, SYNC_WORDS, ShardWorker, restore_positions
 
 RAY_MISSING = ("--cluster ray needs Ray, an optional extra: pip install 'w2v[cluster]' "
                "(from a checkout: pip install '.[cluster]')")
@@ -123,7 +122,6 @@ class RayTeam:
             spec.sync_words, spec.threads) for w in range(spec.workers)]
         self.words = self.ray.get([a.words.remote() for a in self.actors])
         self.synced_tables, self.state = list(tables), {}
-        self.config_seed = config.seed
         self.restarts, self.replayed = 0, 0
         self.messages: list[str] = []
 
@@ -151,13 +149,12 @@ class RayTeam:
         position = self.state.get("positions", {}).get(str(i))
         while True:
             try:
+                # before its first sync a restarted actor is already where it began: Ray
+                # rebuilt it from the start tables, at epoch 0 with fresh streams
                 if position is not None:
                     epoch, chunk, states = position
                     self.ray.get(self.actors[i].restore.remote(
                         self.synced_tables, epoch, chunk, np.array(states, dtype=np.uint64)))
-                else:  # died before its first sync: restarted from the start tables
-                    self.ray.get(self.actors[i].restore.remote(
-                        self.synced_tables, 0, 0, self._first_states(i)))
                 report = self.ray.get(self.actors[i].train.remote(
                     global_done, global_total, self.spec.workers))
                 break
@@ -170,10 +167,6 @@ class RayTeam:
         self.messages.append(f"worker {i} died and was restarted by Ray; it replayed its "
                              f"{report.words:,} words since the last sync (0 words lost)")
         return report
-
-    def _first_states(self, i: int) -> np.ndarray:
-        """Worker i's random streams at the start of epoch 0 (as a fresh actor draws them)."""
-        return worker_states(self.config_seed, i, 0, self.spec.threads)
 
     def apply(self, merged, active: list[int]) -> None:
         merged_ref = self.ray.put(merged)
@@ -283,7 +276,8 @@ def resume_on_ray(path, spec: RaySpec | None = None, progress: bool = False, log
                   evaluate: bool = False):
     """Go on with a Ray run from the driver's checkpoint at `path` (the same workers, sync
     period and rule unless `spec` says otherwise: a different worker count is refused)."""
-    from w2v.checkpoint import Checkpoint, corpus_stamp
+    from w2v.checkpoint import Checkpoint
+    from w2v.trainer import check_corpus_unchanged
 
     state = Checkpoint.load(path)
     saved = state.extra.get("ray")
@@ -294,13 +288,10 @@ def resume_on_ray(path, spec: RaySpec | None = None, progress: bool = False, log
     if spec.workers != saved["workers"]:
         raise ValueError(f"checkpoint {path} was written by {saved['workers']} workers; "
                          f"resume it with --workers {saved['workers']}")
-    for stamp in state.corpus:
-        if not os.path.exists(stamp["path"]) or corpus_stamp([stamp["path"]]) != [stamp]:
-            raise ValueError(f"corpus file {stamp['path']!r} is missing or changed since "
-                             f"checkpoint {path} was written: cannot resume")
+    paths = check_corpus_unchanged(state, path)
     if state.finished or all(state.extra["sync"]["finished"]):
         from w2v.vectors import Embeddings
         return Embeddings(state.vocab.words, state.input_vectors), None
-    return train_on_ray([s["path"] for s in state.corpus], state.config, spec,
+    return train_on_ray(paths, state.config, spec,
                         progress=progress, log_json=log_json, evaluate=evaluate,
                         checkpoint=path, checkpoint_extra=state.extra, start=state)

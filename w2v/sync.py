@@ -117,16 +117,6 @@ def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None) ->
     return RowDelta.of(rows, total, vocab_size)
 
 
-def worker_states(seed: int, worker: int, epoch: int, threads: int) -> np.ndarray:
-    """(threads, 2) uint64: worker `worker`'s random streams at the start of `epoch`."""
-    from kernels.cpu import seed_state
-    from w2v.trainer import WORKER_SEED_STRIDE
-
-    seed = seed + WORKER_SEED_STRIDE * worker
-    return np.array([[seed_state(hash((seed, epoch, t, k)))[0] for k in (0, 1)]
-                     for t in range(threads)], dtype=np.uint64)
-
-
 class ShardWorker:
     """One worker: its shard of the corpus (read here, where it runs), its tables, and the
     snapshot of the tables at the last sync.
@@ -164,7 +154,13 @@ class ShardWorker:
         return self.encoded.n_ids
 
     def _fresh_states(self, epoch: int) -> np.ndarray:
-        return worker_states(self.config.seed, self.index, epoch, self.threads)
+        """(threads, 2) uint64: this worker's random streams at the start of `epoch`."""
+        from kernels.cpu import seed_state
+        from w2v.trainer import WORKER_SEED_STRIDE
+
+        seed = self.config.seed + WORKER_SEED_STRIDE * self.index
+        return np.array([[seed_state(hash((seed, epoch, t, k)))[0] for k in (0, 1)]
+                         for t in range(self.threads)], dtype=np.uint64)
 
     def train(self, global_done: int, global_total: int, workers: int) -> Report:
         """Train the next `sync_words` words (whole chunks) of this shard, or what is left;

@@ -212,11 +212,7 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
     state = Checkpoint.load(path)
     if state.finished:
         return Embeddings(state.vocab.words, state.input_vectors), None
-    paths = [stamp["path"] for stamp in state.corpus]
-    for stamp in state.corpus:
-        if not os.path.exists(stamp["path"]) or corpus_stamp([stamp["path"]]) != [stamp]:
-            raise ValueError(f"corpus file {stamp['path']!r} is missing or changed since "
-                             f"checkpoint {path} was written: cannot resume")
+    paths = check_corpus_unchanged(state, path)
     every = checkpoint_every if checkpoint_every is not None else \
         state.extra.get("checkpoint_every", 10.0)
     sentences = sentences_of(paths, state.config)
@@ -236,6 +232,16 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
         log_json=log_json, evaluate=evaluate, checkpoint=path, checkpoint_every=every,
         checkpoint_extra=state.extra, start=state.position, strategy=strategy)
     return Embeddings(state.vocab.words, input_vectors), summary
+
+
+def check_corpus_unchanged(state: Checkpoint, path) -> list[str]:
+    """The corpus paths of checkpoint `state` (read from `path`); ValueError when a file is
+    missing or changed since it was written."""
+    for stamp in state.corpus:
+        if not os.path.exists(stamp["path"]) or corpus_stamp([stamp["path"]]) != [stamp]:
+            raise ValueError(f"corpus file {stamp['path']!r} is missing or changed since "
+                             f"checkpoint {path} was written: cannot resume")
+    return [stamp["path"] for stamp in state.corpus]
 
 
 def _check_checkpointable(sentences, config: TrainConfig) -> None:
