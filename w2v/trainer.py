@@ -342,7 +342,6 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
 
 
 WORKER_SEED_STRIDE = 1_000_003  # worker w draws from seed + w × this: streams apart
-DISTRIBUTED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad")  # one gradient, all-reduced
 
 
 def _team_for(strategy, config: TrainConfig, model_class, optimizer_factory):
@@ -416,6 +415,8 @@ def _epoch_stream(batches: SkipGramBatches, first: int, last: int, steps_per_epo
 
 
 KERAS_CHECKPOINT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad")  # state all in slots
+# one gradient a step, which Keras all-reduces: the same four whose state checkpoints
+DISTRIBUTED_OPTIMIZERS = KERAS_CHECKPOINT_OPTIMIZERS
 
 
 def _fit_keras(batches: SkipGramBatches, input_vectors, output_vectors, config: TrainConfig,
