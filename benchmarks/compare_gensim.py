@@ -37,7 +37,7 @@ BACKEND_OF = {"numba": "numba", "numba-shared": "numba", "keras": "keras", "auto
 
 def write_split_copy(corpus: Path, out: Path, max_words: int | None) -> int:
     """Copy `corpus` to `out` as lines of at most 10,000 words; returns the words written."""
-    from w2v.corpus import Corpus
+    from w2v.io.corpus import Corpus
 
     words = 0
     with open(out, "w", encoding="utf-8") as f:
@@ -104,14 +104,15 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
 def batch_generation_rate(corpus: str, params: dict) -> float:
     """Pairs/s of the numba batch generator alone (subsampling, windows, negatives)."""
     from w2v.config import TrainConfig
-    from w2v.trainer import prepare
+    from w2v.prepare import prepare
+    from w2v.streams import epoch_streams
 
     config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()})
     _, _, batches = prepare(corpus, config)
-    for _ in batches.chunk_examples(0):  # compile the kernels
+    for _ in batches.chunk_examples(epoch_streams(config.seed, 0, range(1))[0]):  # compile
         break
     tick = time.perf_counter()
-    pairs = sum(len(x) for x in batches.chunk_examples(1))
+    pairs = sum(len(x) for x in batches.chunk_examples(epoch_streams(config.seed, 1, range(1))[0]))
     return pairs / (time.perf_counter() - tick)
 
 
@@ -146,7 +147,7 @@ def machine(with_gpu: bool = False) -> str:
     text = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"{time.strftime('%Y-%m-%d')}")
     if with_gpu:
-        from kernels.cuda import device_name
+        from w2v.kernels.cuda import device_name
         text += f", GPU: {device_name()}"
     return text
 

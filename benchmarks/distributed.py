@@ -86,15 +86,17 @@ def rows_per_batch(corpus: Path, vocab_path: Path, sizes: list[int], negative: i
     """Median over 5 batches of the distinct rows a batch of each size touches (input rows
     + output rows, after merging duplicates), on this corpus's real pairs and negatives."""
     from w2v.config import TrainConfig
-    from w2v.trainer import encode, sentences_of
+    from w2v.prepare import encode, sentences_of
+    from w2v.streams import epoch_streams
     from w2v.vocab import Vocabulary
 
     vocab = Vocabulary.load(vocab_path)
     config = TrainConfig(negative=negative, batch_size=max(sizes))
     batches = encode(sentences_of([corpus], config), vocab, config)
     try:
-        pool = np.concatenate([b for b, _ in zip(batches.epoch(0), range(5))])
-        pairs = batches.count_pairs(0)
+        streams = epoch_streams(config.seed, 0, range(1))[0]
+        pool = np.concatenate([b for b, _ in zip(batches.epoch(streams), range(5))])
+        pairs = batches.count_pairs(streams)
     finally:
         batches.encoded.close()
     table = {"pairs_per_epoch": pairs, "vocabulary": len(vocab)}

@@ -41,7 +41,7 @@ def time_scatter(n: int, dim: int, repeats: int) -> list[dict]:
     """Seconds per scatter_add call, both methods, at each duplicate rate."""
     from numba import cuda
 
-    from kernels.cuda import duplicate_rate, scatter_add
+    from w2v.kernels.cuda import duplicate_rate, scatter_add
 
     rng = np.random.default_rng(0)
     table = cuda.to_device(np.zeros((n, dim), np.float32))
@@ -81,7 +81,7 @@ def main(argv=None):
 
     from numba import cuda
 
-    from kernels.cuda import device_name, simulated
+    from w2v.kernels.cuda import device_name, simulated
 
     if not simulated() and not cuda.is_available():
         sys.exit("benchmarks.gpu: no CUDA GPU here (numba.cuda.is_available() is False): "

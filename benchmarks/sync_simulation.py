@@ -3,7 +3,7 @@
     python -m benchmarks.sync_simulation --corpus ../shared/corpora/gut8.gz \\
         --pair-set men=../shared/eval/EN-MEN-TR-3k.txt --out benchmarks/results/sync_simulation
 
-W simulated workers (w2v.sync.LocalTeam: each worker's shard trained in turn from the same
+W simulated workers (w2v.scaleout.sync.LocalTeam: each worker's shard trained in turn from the same
 synchronised state, one numba thread each, exactly the arithmetic of a Ray cluster in
 deterministic mode) for W = 1, 2, 4, 8, 16 and two sync periods (words per worker between
 syncs), plus both combine rules (mean, sum) at the shorter period for W = 4 and 16. Each
@@ -27,10 +27,12 @@ WORKERS = (1, 2, 4, 8, 16)
 
 def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, epochs: int,
             pair_sets: dict) -> dict:
+    from w2v.callbacks import Reporter
     from w2v.config import TrainConfig
+    from w2v.driver import drive
     from w2v.evaluate import evaluate
-    from w2v.sync import LocalTeam, ShardWorker, synchronise
-    from w2v.trainer import initial_tables
+    from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend
+    from w2v.streams import initial_tables
     from w2v.vectors import Embeddings
     from w2v.vocab import Vocabulary
 
@@ -40,11 +42,14 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     tick = time.perf_counter()
     team = LocalTeam([ShardWorker([corpus], w, workers, vocabulary, config, tables, sync_words)
                       for w in range(workers)])
+    backend = SyncBackend(team, config, tables, workers, 1, sync_words, rule)
     try:
-        input_vectors, _, stats, loss = synchronise(team, vocabulary, config, rule=rule)
+        loss = drive(backend, config, Reporter(backend.corpus_words * epochs, epochs,
+                                               vocabulary.words))
+        stats = backend.traffic()
     finally:
-        team.close()
-    scores = evaluate(Embeddings(vocabulary.words, input_vectors), pair_sets)
+        backend.close()
+    scores = evaluate(Embeddings(vocabulary.words, backend.tables()[0]), pair_sets)
     return {"workers": workers, "sync_words": sync_words, "rule": rule, "epochs": epochs,
             "seconds": time.perf_counter() - tick, "loss": loss, "syncs": stats.syncs,
             "sent_mb": stats.sent_bytes / 1e6, "received_mb": stats.received_bytes / 1e6,

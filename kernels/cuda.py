@@ -1,13 +1,15 @@
 """numba.cuda kernels: the fused SGNS trainer and sparse row scatter-adds, on the device.
 
-Imported only by the cuda backend (w2v/gpu.py), its tests and benchmarks; no TensorFlow.
-Under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1, set before numba is imported) every
-kernel runs on the CPU, slowly: that is how CI tests them.
+Imported only by the cuda backend (w2v/backends/cuda_backend.py), its tests and
+benchmarks; no TensorFlow. Under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1, set before
+numba is imported) every kernel runs on the CPU, slowly: that is how CI tests them.
 
 Random numbers are counter-based: a draw is splitmix64 of (a per-epoch key, the corpus
-position of a word, the draw's index). No generator state passes between threads or
-launches, the draws do not depend on the launch geometry, and the host replays exactly
-what a block drew (`window_examples`, compiled from the same Python function).
+position of a word, the draw's index); an epoch's two keys are its stream row 0
+(w2v/streams.py): keep_key for subsampling, draw_key for windows and negatives. No
+generator state passes between threads or launches, the draws do not depend on the launch
+geometry, and the host replays exactly what a block drew (`window_examples`, compiled
+from the same Python function).
 
 The training kernel gives each center word to one thread block (a grid-stride loop over
 the corpus positions of a launch). Thread 0 decides subsampling and the reduced window,
@@ -31,7 +33,7 @@ import warnings
 import numpy as np
 from numba import cuda, float32, float64, int32, int64, njit, uint64
 
-from kernels.cpu import seed_state, sgns_term
+from w2v.kernels.cpu import sgns_term
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -144,12 +146,6 @@ def _make_helpers(jit):
 _gather_window_host = _make_helpers(njit(cache=False))
 _gather_window_device = _make_helpers(cuda.jit(device=True))
 _sgns_term_device = cuda.jit(device=True)(sgns_term)  # the CPU kernels' formula, on the GPU
-
-
-def epoch_keys(seed: int, epoch: int) -> tuple[np.uint64, np.uint64]:
-    """(keep_key, draw_key) of an epoch: subsampling and window/negative draws."""
-    base = seed * 1_000_003 + epoch * 2
-    return np.uint64(seed_state(base)[0]), np.uint64(seed_state(base + 1)[0])
 
 
 def window_examples(ids, ends, offset, p, keep_prob, accept, alias, window, negative,

@@ -14,7 +14,6 @@ Writes OUT.npz with the input and output tables.
 
 import os
 import sys
-from dataclasses import replace
 
 import numpy as np
 
@@ -46,7 +45,7 @@ def forbid_densifying():
 def main():
     mode, corpus, vocab_path, out = sys.argv[1:5]
     from w2v import TrainConfig
-    from w2v.distributed import ClusterSpec, make_strategy
+    from w2v.scaleout.tf_distribute import ClusterSpec, make_strategy
     from w2v.vocab import Vocabulary
 
     config = TrainConfig(**CONFIG)
@@ -61,8 +60,10 @@ def main():
             spec = ClusterSpec("mirrored", devices=2)
         strategy = make_strategy(spec)
         forbid_densifying()
-        from w2v.trainer import initial_tables, fit, shard_of, sentences_of
-        sentences = shard_of(sentences_of(corpus, config), strategy, config)
+        from w2v.prepare import sentences_of
+        from w2v.streams import initial_tables
+        from w2v.trainer import fit
+        sentences = sentences_of(corpus, config)
         tables = initial_tables(len(vocab), config.dim, config.seed)
         model_class = densifying_model() if mode == "densify" else None
         input_vectors, output_vectors, summary = fit(sentences, vocab, *tables, config,
@@ -74,7 +75,7 @@ def main():
 
 def densifying_model():
     import tensorflow as tf
-    from w2v.model import SkipGram
+    from w2v.backends.skipgram import SkipGram
 
     class Densifying(SkipGram):
         def sparse_gradients(self, examples):
@@ -85,29 +86,28 @@ def densifying_model():
 
 
 def reference(kind, corpus, vocab, config):
-    """The single-process keras trainer fed the global batches: step s trains the
+    """The single-process keras backend fed the global batches: step s trains the
     concatenation of what each replica trained at step s."""
+    from w2v.backends.keras_backend import KerasBackend, KerasOptions
     from w2v.callbacks import Reporter
-    from w2v.corpus import Corpus
-    from w2v.trainer import WORKER_SEED_STRIDE, _fit_keras, encode, initial_tables
+    from w2v.driver import drive
+    from w2v.io.corpus import Corpus
+    from w2v.prepare import encode
+    from w2v.streams import initial_tables
 
-    if kind == "mirrored":  # one reader; replica r takes batches r, r + 2, ...
-        streams = [encode(Corpus(corpus), vocab, config)]
+    if kind == "mirrored":  # one reader, stream row 0; replica r takes batches r, r + 2, ...
+        streams = [(encode(Corpus(corpus), vocab, config), 0)]
         per_stream = 2
-    else:  # worker w reads shard w with its own seed, one replica each
-        streams = [encode(Corpus(corpus, shard=(w, 2)), vocab,
-                          replace(config, seed=config.seed + WORKER_SEED_STRIDE * w))
-                   for w in range(2)]
+    else:  # worker w reads shard w from its own stream row w, one replica each
+        streams = [(encode(Corpus(corpus, shard=(w, 2)), vocab, config), w) for w in range(2)]
         per_stream = 1
-    steps = min(min(s.steps(e) for e in range(config.epochs)) // per_stream for s in streams)
-    tokens = sum(s.encoded.tokens for s in streams)
-    glob = GlobalBatches(streams, per_stream, steps)
-    reporter = Reporter(tokens * config.epochs, config.epochs, vocab.words, False, [], None,
-                        False, config.alpha, None)
-    input_vectors, output_vectors, _, _ = _fit_keras(
-        glob, *initial_tables(len(vocab), config.dim, config.seed), config, steps, reporter, [],
-        model_class=merging_per_replica(2), optimizer_factory=unjitted_sgd, corpus_words=tokens)
-    return input_vectors, output_vectors
+    glob = GlobalBatches(streams, per_stream, config)
+    backend = KerasBackend(glob, *initial_tables(len(vocab), config.dim, config.seed), config,
+                           KerasOptions(model_class=merging_per_replica(2),
+                                        optimizer_factory=unjitted_sgd))
+    drive(backend, config, Reporter(backend.corpus_words * config.epochs, config.epochs,
+                                    vocab.words))
+    return backend.tables()
 
 
 def unjitted_sgd(schedule):
@@ -124,7 +124,7 @@ def merging_per_replica(replicas):
     each replica does before the all-gather: the same sums in the same order, so the
     comparison can be tight (merging is exact up to float rounding)."""
     import tensorflow as tf
-    from w2v.model import SkipGram
+    from w2v.backends.skipgram import SkipGram
     from w2v.optimizers import merge_rows
 
     class MergingPerReplica(SkipGram):
@@ -142,20 +142,36 @@ def merging_per_replica(replicas):
 
 
 class GlobalBatches:
-    """Looks like SkipGramBatches to _fit_keras: each batch is the global batch of a step."""
+    """Looks like SkipGramBatches to the keras backend: each batch is the global batch of a
+    step, the replicas' batches side by side; streams: (SkipGramBatches, stream row) of
+    each reader."""
 
-    def __init__(self, streams, per_stream, steps):
-        self.streams, self.per_stream, self.steps = streams, per_stream, steps
-        self.batch_size = streams[0].batch_size * per_stream * len(streams)
-        self.encoded = streams[0].encoded
+    def __init__(self, streams, per_stream, config):
+        from w2v.streams import epoch_streams
 
-    def epoch_blocks(self, epoch):
-        parts = []
-        for stream in self.streams:
-            batches = np.concatenate(list(stream.epoch_blocks(epoch)))
-            batches = batches[:self.steps * self.per_stream]
+        self.streams, self.per_stream, self.config = streams, per_stream, config
+        self.row = lambda epoch, w: epoch_streams(config.seed, epoch, range(w, w + 1))[0]
+        self.steps = min(min(b.count_pairs(self.row(e, w)) // b.batch_size
+                             for e in range(config.epochs)) // per_stream for b, w in streams)
+        self.batch_size = streams[0][0].batch_size * per_stream * len(streams)
+        self.encoded = streams[0][0].encoded
+        self.keep_prob = streams[0][0].keep_prob
+
+    def epoch_of(self, row) -> int:
+        """The epoch whose row 0 the keras backend hands over."""
+        return next(e for e in range(self.config.epochs)
+                    if np.array_equal(self.row(e, 0), row))
+
+    def count_pairs(self, row) -> int:
+        return self.steps * self.batch_size
+
+    def epoch_blocks(self, row):
+        epoch, parts = self.epoch_of(row), []
+        for batches, w in self.streams:
+            blocks = np.concatenate(list(batches.epoch_blocks(self.row(epoch, w))))
+            blocks = blocks[:self.steps * self.per_stream]
             # (steps × per_stream, B, W) -> (steps, per_stream × B, W): replica order
-            parts.append(batches.reshape(self.steps, -1, batches.shape[-1]))
+            parts.append(blocks.reshape(self.steps, -1, blocks.shape[-1]))
         yield np.concatenate(parts, axis=1)
 
 

@@ -3,11 +3,17 @@
 import numpy as np
 import pytest
 
-from kernels.cpu import seed_state, skipgram_pairs_cpu
 from tests.conftest import planted_sentences
 from w2v.batches import EncodedCorpus, SkipGramBatches
 from w2v.config import TrainConfig
+from w2v.kernels.cpu import seed_state, skipgram_pairs_cpu
+from w2v.streams import epoch_streams
 from w2v.vocab import Vocabulary
+
+
+def streams(seed: int, epoch: int) -> np.ndarray:
+    """Row 0 of an epoch's streams: what one thread and the keras batches draw from."""
+    return epoch_streams(seed, epoch, range(1))[0]
 
 
 def pairs(ids, ends, keep, window, seed=1):
@@ -70,25 +76,25 @@ def test_examples_layout_reproducibility_and_steps(setup):
     _, vocab, encoded = setup
     config = TrainConfig(batch_size=64, negative=4, window=3, seed=7, sample=1e-2)
     batches = SkipGramBatches(encoded, vocab, config)
-    epoch0 = list(batches.epoch(0))
-    assert len(epoch0) == batches.steps(0) == batches.count_pairs(0) // 64
+    epoch0 = list(batches.epoch(streams(7, 0)))
+    assert len(epoch0) == batches.count_pairs(streams(7, 0)) // 64
     assert all(b.shape == (64, 6) and b.dtype == np.int32 for b in epoch0)
     stacked = np.concatenate(epoch0)
     assert (stacked[:, 2:] != stacked[:, 1:2]).all()  # no negative equals its context
     assert stacked.min() >= 0 and stacked.max() < len(vocab)
     # same seed and epoch: same examples; another epoch or seed: others
-    np.testing.assert_array_equal(np.concatenate(list(SkipGramBatches(encoded, vocab, config).epoch(0))),
-                                  stacked)
-    assert not np.array_equal(np.concatenate(list(batches.epoch(1)))[:64], stacked[:64])
-    other = SkipGramBatches(encoded, vocab, TrainConfig(batch_size=64, negative=4, window=3, seed=8))
-    assert not np.array_equal(next(iter(other.epoch(0))), epoch0[0])
+    again = SkipGramBatches(encoded, vocab, config).epoch(streams(7, 0))
+    np.testing.assert_array_equal(np.concatenate(list(again)), stacked)
+    assert not np.array_equal(np.concatenate(list(batches.epoch(streams(7, 1))))[:64], stacked[:64])
+    assert not np.array_equal(next(iter(batches.epoch(streams(8, 0)))), epoch0[0])
 
 
 def test_negatives_follow_the_noise_distribution(setup):
     _, vocab, encoded = setup
     config = TrainConfig(batch_size=256, negative=5, sample=0)
     batches = SkipGramBatches(encoded, vocab, config)
-    negatives = np.concatenate([b[:, 2:].ravel() for e in range(3) for b in batches.epoch(e)])
+    negatives = np.concatenate([b[:, 2:].ravel() for e in range(3)
+                                for b in batches.epoch(streams(1, e))])
     freq = np.bincount(negatives, minlength=len(vocab)) / len(negatives)
     # redrawing a negative equal to the context only slightly lowers each word's share
     np.testing.assert_allclose(freq, vocab.noise_distribution(0.75), rtol=0.08)

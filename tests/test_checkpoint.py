@@ -1,11 +1,11 @@
-"""Checkpoints and resume: real w2v-train processes stopped by SIGTERM at random moments."""
+"""Checkpoints and resume: real w2v-train processes stopped by real signals at chosen
+points (w2v.stopping.stop_point: after span N, or at start-up), never after a timer."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -30,77 +30,64 @@ def corpus(tmp_path_factory):
     return path
 
 
-def cli(*args, **kwargs):
+def cli(*args, env=None, **kwargs):
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=600, **kwargs)
+                          timeout=600, env={**os.environ, **(env or {})}, **kwargs)
 
 
-def stop_at(args, seconds: float, after_checkpoint=None) -> int:
-    """Start w2v-train and SIGTERM it `seconds` after it starts (or after it next writes
-    `after_checkpoint`); returns its exit status."""
+def signalled(args, point: str, signum=signal.SIGTERM):
+    """Run w2v-train until it pauses at `point`, send it `signum`, and return the finished
+    process (its stderr read)."""
     process = subprocess.Popen(CLI + [str(a) for a in args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    if after_checkpoint is not None:
-        before = after_checkpoint.stat().st_mtime_ns if after_checkpoint.exists() else 0
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            if after_checkpoint.exists() and after_checkpoint.stat().st_mtime_ns != before:
-                break
-            time.sleep(0.01)
-    try:
-        process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGTERM)
-    status = process.wait(timeout=120)
-    stderr = process.stderr.read()
-    if status == 143:
-        assert "stopped by SIGTERM" in stderr and "w2v-train --resume" in stderr, stderr
-    return status
-
-
-def interrupted_run(corpus, tmp_path, settings, kills, rng):
-    """Train, stopping it by SIGTERM at random moments after each new checkpoint and
-    resuming; returns where each stop left the run."""
-    checkpoint, out = tmp_path / "run.ckpt", tmp_path / "out.bin"
-    fresh = [corpus, "-o", out, "--binary", "-q", "--checkpoint", checkpoint,
-             "--checkpoint-every", "0.001", *settings]
-    stops = []
-    for _ in range(kills):
-        args = ["--resume", checkpoint, "-q"] if checkpoint.exists() else fresh
-        status = stop_at(args, rng.uniform(0, 0.4), after_checkpoint=checkpoint)
-        position = Checkpoint.load(checkpoint).position
-        stops.append((status, position.epoch, position.chunk))
-    args = ["--resume", checkpoint, "-q"] if checkpoint.exists() else fresh
-    result = cli(*args)
-    assert result.returncode == 0, result.stderr
-    return stops
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "W2V_TEST_PAUSE_AT": point})
+    line = process.stderr.readline()
+    assert line.strip() == f"w2v: paused at {point}", line + process.stderr.read()
+    process.send_signal(signum)
+    process.stderr_text = process.stderr.read()
+    process.wait(timeout=120)
+    return process
 
 
 def test_stopped_and_resumed_one_thread_runs_end_bit_identical(corpus, tmp_path):
+    """Each run sends itself SIGTERM after its 2nd chunk (the real handler, a real
+    process); 10 chunks in 2 epochs: four stops, then a run that finishes."""
     settings = ["--threads", "1", "--epochs", "2", "--dim", "32", "--min-count", "1"]
     reference = tmp_path / "reference.bin"
     assert cli(corpus, "-o", reference, "--binary", "-q", *settings).returncode == 0
-    rng = np.random.default_rng(int(time.time()))  # new moments every run; the stops are printed on failure
-    stops = interrupted_run(corpus, tmp_path, settings, kills=5, rng=rng)
-    assert sum(status == 143 for status, _, _ in stops) >= 3, stops
-    assert (tmp_path / "out.bin").read_bytes() == reference.read_bytes(), stops
-    again = cli("--resume", tmp_path / "run.ckpt")
+    checkpoint, out = tmp_path / "run.ckpt", tmp_path / "out.bin"
+    fresh = [corpus, "-o", out, "--binary", "-q", "--checkpoint", checkpoint, *settings]
+    stops = []
+    while True:
+        args = ["--resume", checkpoint, "-q"] if checkpoint.exists() else fresh
+        result = cli(*args, env={"W2V_TEST_SIGTERM_AT": "span 2"})
+        if result.returncode == 0:
+            break
+        assert result.returncode == 143, result.stderr
+        assert result.stderr.strip().count("\n") == 0, result.stderr  # one line
+        assert "stopped by SIGTERM" in result.stderr and "w2v-train --resume" in result.stderr
+        position = Checkpoint.load(checkpoint).position
+        stops.append((position.epoch, position.span))
+        assert not out.exists()
+    assert stops == [(0, 2), (0, 4), (1, 1), (1, 3)]
+    assert out.read_bytes() == reference.read_bytes()
+    again = cli("--resume", checkpoint)
     assert again.returncode == 0 and "finished run" in again.stderr
 
 
 def test_resumed_multithreaded_runs_keep_the_schedule(corpus, tmp_path):
+    """Two threads: stopped by a SIGTERM the test sends once the run has paused after its
+    3rd chunk, then resumed: the same learning rate at every word count as a straight run."""
     settings = ["--threads", "2", "--epochs", "2", "--dim", "16", "--min-count", "1"]
     log_straight = tmp_path / "straight.jsonl"
     assert cli(corpus, "-o", tmp_path / "straight.bin", "-q", "--log-json", log_straight,
                *settings).returncode == 0
     checkpoint = tmp_path / "run.ckpt"
-    args = [corpus, "-o", tmp_path / "out.bin", "-q", "--checkpoint", checkpoint,
-            "--checkpoint-every", "0.001", *settings]
-    for wait in np.arange(2.0, 30.0, 0.5):  # stop it mid-epoch, once a checkpoint exists
-        if stop_at(args, wait) == 143 and not Checkpoint.load(checkpoint).finished:
-            break
-        checkpoint.unlink(missing_ok=True)
+    stopped = signalled([corpus, "-o", tmp_path / "out.bin", "-q", "--checkpoint", checkpoint,
+                         *settings], "span 3")
+    assert stopped.returncode == 143, stopped.stderr_text
     saved = Checkpoint.load(checkpoint).position
+    assert (saved.epoch, saved.span) == (0, 3) and len(saved.streams) == 2
     log_resumed = tmp_path / "resumed.jsonl"
     assert cli("--resume", checkpoint, "-q", "--log-json", log_resumed).returncode == 0
 
@@ -114,6 +101,26 @@ def test_resumed_multithreaded_runs_keep_the_schedule(corpus, tmp_path):
         assert r["learning_rate"] == pytest.approx(straight_ends[r["words"]], rel=1e-12)
     epochs = records(log_resumed, "epoch")
     assert epochs[-1]["epoch"] == 2 and epochs[-1]["words"] == records(log_straight, "epoch")[-1]["words"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_at_start_up_is_one_line_and_nothing_written(corpus, tmp_path, signum):
+    out, checkpoint = tmp_path / "v.txt", tmp_path / "run.ckpt"
+    stopped = signalled([corpus, "-o", out, "--checkpoint", checkpoint], "start", signum)
+    assert stopped.returncode == 128 + signum
+    name = signal.Signals(signum).name
+    assert stopped.stderr_text == f"w2v-train: stopped by {name} before training began; " \
+                                  f"nothing written\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_signal_without_a_checkpoint_still_ends_with_one_line(corpus, tmp_path):
+    result = cli(corpus, "-o", tmp_path / "v.txt", "--epochs", "1", "--min-count", "1", "-q",
+                 env={"W2V_TEST_SIGTERM_AT": "span 2"})
+    assert result.returncode == 143
+    assert result.stderr.startswith("w2v-train: stopped by SIGTERM after ") and \
+        "nothing written (with --checkpoint PATH a stopped run can be resumed)" in result.stderr
+    assert result.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_resume_refuses_a_changed_corpus_and_other_files(tmp_path):
@@ -139,42 +146,28 @@ def test_resume_refuses_a_changed_corpus_and_other_files(tmp_path):
     assert result.returncode == 1 and "not sgd with steps_per_update 4" in result.stderr
 
 
-def test_keras_runs_stopped_and_resumed_end_bit_identical(tmp_path, request):
-    """In-process: SIGTERM every 2 s until the run finishes, resuming each time."""
-    import threading
-
+@pytest.mark.slow
+def test_keras_runs_stopped_and_resumed_end_bit_identical(tmp_path, monkeypatch):
+    """In-process: every run sends itself SIGTERM after 5 spans of 16 steps, and resumes."""
     from tests.conftest import planted_sentences
-    from w2v.checkpoint import Interrupted
+    from w2v.stopping import Interrupted
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(" ".join(s) for s in planted_sentences(20000)) + "\n")
     config = TrainConfig(backend="keras", optimizer="momentum", dim=8, min_count=1, epochs=2,
                          batch_size=64, threads=1)
     straight, summary = train(corpus, config)
-    previous = signal.signal(signal.SIGTERM, lambda *_: None)  # signals between runs
-    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, previous))
     checkpoint, stops = tmp_path / "run.ckpt", []
+    monkeypatch.setenv("W2V_TEST_SIGTERM_AT", "span 5")
     while True:
-        done = threading.Event()
-
-        def pester():
-            while not done.wait(2.0):
-                os.kill(os.getpid(), signal.SIGTERM)
-
-        pesterer = threading.Thread(target=pester)
-        pesterer.start()
         try:
             vectors, resumed = (resume(checkpoint) if checkpoint.exists() else
-                                train(corpus, config, checkpoint=checkpoint,
-                                      checkpoint_every=1e-6))
+                                train(corpus, config, checkpoint=checkpoint))
             break
         except Interrupted:
             position = Checkpoint.load(checkpoint).position
-            stops.append((position.epoch, position.chunk))
-        finally:
-            done.set()
-            pesterer.join()
-    assert len(stops) >= 2 and any(chunk for _, chunk in stops), stops
+            stops.append((position.epoch, position.span))
+    assert len(stops) >= 2 and any(span for _, span in stops), stops
     np.testing.assert_array_equal(vectors.vectors, straight.vectors)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
     assert resumed.history[-1]["loss"] == pytest.approx(summary.history[-1]["loss"], rel=1e-5)

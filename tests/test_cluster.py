@@ -1,5 +1,5 @@
-"""The numba backend on Ray with periodic sparse synchronisation (w2v/sync.py,
-w2v/cluster.py): a real local Ray instance bound to 127.0.0.1 (no dashboard, usage
+"""The numba backend on Ray with periodic sparse synchronisation (w2v/scaleout/sync.py,
+w2v/scaleout/ray_cluster.py): a real local Ray instance bound to 127.0.0.1 (no dashboard, usage
 statistics off), its processes stopped by pid when each test ends."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import planted_sentences, share_of_neighbours_in_group
 from w2v import TrainConfig
 from w2v.batches import EncodedCorpus
-from w2v.corpus import Corpus
-from w2v.sync import RowDelta, combine
+from w2v.io.corpus import Corpus
+from w2v.scaleout.sync import RowDelta, combine
 from w2v.vocab import Vocabulary
 
 # before Ray is imported (it reads them then): a local instance on 127.0.0.1, no usage stats
@@ -38,7 +38,7 @@ def corpus(tmp_path):
 
 
 def test_the_local_instance_listens_on_loopback_only(local_ray):
-    from w2v.cluster import RaySpec, start_ray
+    from w2v.scaleout.ray_cluster import RaySpec, start_ray
 
     start_ray(RaySpec(1))
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
@@ -69,11 +69,12 @@ def local_ray():
 
 
 def train(corpus, workers, **kwargs):
-    from w2v.cluster import RaySpec, train_on_ray
+    from w2v.scaleout.ray_cluster import RaySpec
+    from w2v.trainer import train
 
-    return train_on_ray([corpus], kwargs.pop("config", CONFIG),
-                        RaySpec(workers, sync_words=kwargs.pop("sync_words", SYNC),
-                                rule=kwargs.pop("rule", "mean")), **kwargs)
+    return train([corpus], kwargs.pop("config", CONFIG),
+                 ray=RaySpec(workers, sync_words=kwargs.pop("sync_words", SYNC),
+                             rule=kwargs.pop("rule", "mean")), **kwargs)
 
 
 def test_combine_rules_row_by_row():
@@ -87,14 +88,16 @@ def test_combine_rules_row_by_row():
         combine([a], "median")
 
 
+@pytest.mark.slow
 def test_two_workers_reach_one_workers_neighbour_quality(corpus, local_ray):
     one, _ = train(corpus, 1)
     two, summary = train(corpus, 2)
-    assert summary.traffic["workers"] == 2 and summary.traffic["syncs"] > 3
+    assert summary.traffic.workers == 2 and summary.traffic.syncs > 3
     quality = [share_of_neighbours_in_group(v) for v in (one, two)]
     assert min(quality) > 0.9 and abs(quality[0] - quality[1]) < 0.05, quality
 
 
+@pytest.mark.slow
 def test_deterministic_mode_is_reproducible_and_a_killed_worker_is_replaced(corpus, local_ray):
     """Fixed seeds, one thread per worker, fixed sync points: the same bits run to run; a
     worker killed (SIGKILL to its process) after sync 2 is restarted by Ray, replays from
@@ -111,60 +114,51 @@ def test_deterministic_mode_is_reproducible_and_a_killed_worker_is_replaced(corp
             killed.append(pid)
 
     survived, summary = train(corpus, 2, on_sync=kill_worker_1)
-    assert killed and summary.traffic["restarts"] == 1
-    assert summary.traffic["words_replayed"] > 0 and summary.traffic["words_lost"] == 0
+    assert killed and summary.traffic.restarts == 1 and summary.traffic.words_replayed > 0
+    assert "1 worker restart(s)" in summary.traffic_line
     assert np.array_equal(first.vectors, survived.vectors)
 
 
 def test_sync_traffic_is_the_touched_rows(corpus, local_ray):
-    """Without subsampling every word of a trained span is some window's context, so the
-    input rows a worker sends at a sync are the distinct words it trained since the last
-    one (counted here from its shard); the bytes are those rows' values and indices."""
+    """Without subsampling every word of a trained chunk is some window's context, so the
+    input rows a worker sends at a sync are the distinct words of the chunk it trained
+    that round (counted here from its shard); the bytes are those rows' values and
+    indices. A round is one chunk of every shard that has one left."""
     vectors, summary = train(corpus, 2)
     traffic = summary.traffic
     vocab = Vocabulary.build(Corpus([corpus]), 1)
-    expected = []  # per worker, per sync: distinct ids trained
+    expected = []  # per worker, per sync: distinct ids trained (0: it had no chunk left)
     for w in range(2):
         encoded = EncodedCorpus(Corpus([corpus], shard=(w, 2)), vocab, chunk_words=SYNC)
-        rounds, ids, done = [], [], 0
-        for _ in range(CONFIG.epochs):
-            for c in range(encoded.n_chunks):
-                chunk, _ = encoded.chunk(c)
-                ids.append(chunk)
-                done += len(chunk)
-                if done >= SYNC:
-                    rounds.append(len(np.unique(np.concatenate(ids))))
-                    ids, done = [], 0
-        if ids:
-            rounds.append(len(np.unique(np.concatenate(ids))))
+        expected.append([len(np.unique(encoded.chunk(c)[0])) for c in range(encoded.n_chunks)])
         encoded.close()
-        expected.append(rounds)
-    sent = [[per_worker[w][0] for per_worker in traffic["log"]] for w in range(2)]
+    rounds = max(len(e) for e in expected)
+    expected = [(e + [0] * (rounds - len(e))) * CONFIG.epochs for e in expected]
+    sent = [[per_worker[w][0] for per_worker in traffic.log] for w in range(2)]
     # sync 1 may miss a few: input rows stay put until the output rows move off zero
     assert [s[1:] for s in sent] == [e[1:] for e in expected]
     assert all(s[0] <= e[0] for s, e in zip(sent, expected))
     # each table's delta goes sparse (rows × (4d + 4) bytes) or, when that is more, dense
     dense = len(vocab) * CONFIG.dim * 4
-    assert traffic["sent_bytes"] == sum(min(n * (4 * CONFIG.dim + 4), dense)
-                                        for per_sync in traffic["log"]
-                                        for per_worker in per_sync for n in per_worker)
+    assert traffic.sent_bytes == sum(min(n * (4 * CONFIG.dim + 4), dense)
+                                     for per_sync in traffic.log
+                                     for per_worker in per_sync for n in per_worker if n)
 
 
+@pytest.mark.slow
 def test_a_stopped_driver_resumes_from_its_checkpoint_to_the_same_bits(corpus, tmp_path,
-                                                                       local_ray):
-    from w2v.cluster import resume_on_ray
+                                                                       local_ray, monkeypatch):
+    from w2v.stopping import Interrupted
+    from w2v.trainer import resume
 
     whole, _ = train(corpus, 2)
-
-    def stop_driver(sync, team):
-        if sync == 3:
-            raise KeyboardInterrupt
-
     checkpoint = tmp_path / "run.ckpt"
-    with pytest.raises(KeyboardInterrupt):
-        train(corpus, 2, on_sync=stop_driver, checkpoint=checkpoint)
-    ray.shutdown()  # a new driver, a new Ray instance
-    resumed, summary = resume_on_ray(checkpoint)
+    monkeypatch.setenv("W2V_TEST_SIGTERM_AT", "span 3")  # the driver stops after sync 3
+    with pytest.raises(Interrupted):
+        train(corpus, 2, checkpoint=checkpoint)
+    monkeypatch.delenv("W2V_TEST_SIGTERM_AT")
+    assert not ray.is_initialized()  # the team stopped the instance it started
+    resumed, summary = resume(checkpoint)
     assert summary is not None and np.array_equal(whole.vectors, resumed.vectors)
 
 

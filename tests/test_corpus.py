@@ -6,8 +6,8 @@ import lzma
 
 import pytest
 
-import w2v.corpus
-from w2v.corpus import Corpus, expand_paths
+import w2v.io.corpus
+from w2v.io.corpus import Corpus, expand_paths
 
 LINES = ["the cat sat", "", "   ", "on the  mat\t again", "end"]
 SENTENCES = [["the", "cat", "sat"], ["on", "the", "mat", "again"], ["end"]]
@@ -33,7 +33,7 @@ def test_compression_is_recognised_by_content_not_name(tmp_path):
 
 
 def test_text8_style_line_is_cut_without_breaking_tokens(tmp_path, monkeypatch):
-    monkeypatch.setattr(w2v.corpus, "BLOCK_BYTES", 7)  # blocks end inside tokens
+    monkeypatch.setattr(w2v.io.corpus, "BLOCK_BYTES", 7)  # blocks end inside tokens
     words = [f"w{i}" for i in range(1000)]
     path = tmp_path / "text8"
     path.write_text(" ".join(words))  # one line, no newline at the end
@@ -43,7 +43,7 @@ def test_text8_style_line_is_cut_without_breaking_tokens(tmp_path, monkeypatch):
 
 
 def test_long_line_then_short_lines(tmp_path, monkeypatch):
-    monkeypatch.setattr(w2v.corpus, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(w2v.io.corpus, "BLOCK_BYTES", 16)
     path = tmp_path / "mixed.txt"
     path.write_text(" ".join(["x"] * 25) + "\nshort line\n\nlast")
     assert list(Corpus(path, max_sentence_length=10)) == [["x"] * 10, ["x"] * 10, ["x"] * 5,
@@ -51,7 +51,7 @@ def test_long_line_then_short_lines(tmp_path, monkeypatch):
 
 
 def test_bad_bytes_are_replaced_and_counted(tmp_path, monkeypatch):
-    monkeypatch.setattr(w2v.corpus, "BLOCK_BYTES", 3)  # a multi-byte character split across blocks
+    monkeypatch.setattr(w2v.io.corpus, "BLOCK_BYTES", 3)  # a multi-byte character split across blocks
     path = tmp_path / "bad.txt"
     path.write_bytes("café ok\n".encode() + b"bad\xff\xfe word\n")
     corpus = Corpus(path)

@@ -12,15 +12,21 @@ import numpy as np
 import pytest
 from numba import cuda
 
-from kernels.cuda import (SgnsTrainer, duplicate_rate, epoch_keys, scatter_add, simulated,
-                          window_examples)
+from w2v.kernels.cuda import SgnsTrainer, duplicate_rate, scatter_add, simulated, window_examples
 from tests.conftest import (GROUP_SIZE, GROUPS, planted_batches, planted_sentences,
                             random_tables, share_of_neighbours_in_group)
 from w2v import sgns
 from w2v.batches import EncodedCorpus, SkipGramBatches
 from w2v.config import TrainConfig
+from w2v.streams import epoch_streams
 from w2v.trainer import train
 from w2v.vocab import Vocabulary
+
+def epoch_keys(seed: int, epoch: int) -> tuple[np.uint64, np.uint64]:
+    """The kernel's (keep_key, draw_key) of an epoch: its stream row 0 (w2v/streams.py)."""
+    row = epoch_streams(seed, epoch, range(1))[0]
+    return np.uint64(row[0]), np.uint64(row[1])
+
 
 needs_gpu = pytest.mark.skipif(simulated() or not cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -174,9 +180,11 @@ def test_trains_planted_groups_end_to_end(tmp_path):
 
 
 def test_batched_updates_are_reproducible_bit_for_bit(tmp_path):
+    from w2v.backends.cuda_backend import CudaBackend
     from w2v.callbacks import Reporter
-    from w2v.gpu import fit_cuda
-    from w2v.trainer import initial_tables, prepare
+    from w2v.driver import drive
+    from w2v.prepare import prepare
+    from w2v.streams import initial_tables
 
     config = TrainConfig(backend="cuda", cuda_updates="batched", dim=8, window=3,
                          min_count=1, sample=1e-2, epochs=2, alpha=0.1)
@@ -185,8 +193,10 @@ def test_batched_updates_are_reproducible_bit_for_bit(tmp_path):
     runs, reporters = [], []
     for _ in range(2):
         reporters.append(Reporter(360 * 2, 2, vocab.words))
-        runs.append(fit_cuda(batches, *(t.copy() for t in start), config, reporters[-1],
-                             launch_centers=40, span_ids=200))
+        backend = CudaBackend(batches, *(t.copy() for t in start), config, launch_centers=40,
+                              upload_ids=200)
+        loss = drive(backend, config, reporters[-1])
+        runs.append((*(t.copy() for t in backend.tables()), loss))
     batches.encoded.close()
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
@@ -260,7 +270,7 @@ except Exception:
 import numba.cuda.dispatcher
 # device functions called from a kernel ask the current device for its compute capability
 numba.cuda.dispatcher.get_current_device = lambda: namespace.SimpleNamespace(compute_capability=CC)
-import kernels.cuda as kc
+import w2v.kernels.cuda as kc
 ints, longs, floats = t.int32[::1], t.int64[::1], t.float32[::1]
 table, rows, slots = t.float32[:, ::1], t.int32[:, ::1], t.float32[:, :, ::1]
 train = (ints, longs, t.int64, t.int64, t.int64, floats, floats, ints, t.int64, t.uint64,
@@ -311,38 +321,30 @@ def test_gpu_benchmark_makes_exact_duplicate_rates_and_keeps_simulator_runs_out_
         main(["--smoke", "--out", "benchmarks/results/gpu_smoke"])
 
 
-def test_a_stopped_and_resumed_batched_run_ends_bit_identical(tmp_path, monkeypatch, request):
-    import signal
-    import threading
-
-    from w2v import gpu
-    from w2v.checkpoint import Checkpoint, Interrupted
+def test_a_stopped_and_resumed_batched_run_ends_bit_identical(tmp_path, monkeypatch):
+    """SIGTERM, sent by the run to itself after every 4th launch (the driver's test hook),
+    stops it through the real handler; each resume goes on from the checkpoint."""
+    from w2v.backends import cuda_backend
+    from w2v.checkpoint import Checkpoint
+    from w2v.stopping import Interrupted
     from w2v.trainer import resume
 
-    monkeypatch.setattr(gpu, "BATCHED_CENTERS", 40)  # nine launches per epoch
+    monkeypatch.setattr(cuda_backend, "BATCHED_CENTERS", 40)  # nine launches per epoch
     corpus = write_planted(tmp_path / "p.txt", 30)
     config = TrainConfig(backend="cuda", cuda_updates="batched", dim=8, window=3,
                          min_count=1, sample=1e-2, epochs=2, alpha=0.1)
     straight, _ = train(corpus, config)
     checkpoint = tmp_path / "run.ckpt"
-    stopped = 0
-    # a SIGTERM that lands outside training (the race at a run's end) must not end pytest
-    previous = signal.signal(signal.SIGTERM, lambda *_: None)
-    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, previous))
-    while True:  # SIGTERM each run 1.5 s in, until one finishes
-        timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
-        timer.start()
+    monkeypatch.setenv("W2V_TEST_SIGTERM_AT", "span 4")
+    stops = []
+    while True:
         try:
             vectors, _ = (resume(checkpoint) if checkpoint.exists() else
-                          train(corpus, config, checkpoint=checkpoint, checkpoint_every=1e-6))
-            timer.cancel()
+                          train(corpus, config, checkpoint=checkpoint))
             break
         except Interrupted as stop:
-            assert stop.exit_status == 143
-            stopped += 1
+            assert stop.exit_status == 143 and stop.checkpoint == checkpoint
             position = Checkpoint.load(checkpoint).position
-            assert position.epoch < 2
-        finally:
-            timer.join()
-    assert stopped >= 2
+            stops.append((position.epoch, position.span))
+    assert stops == [(0, 4), (0, 8), (1, 3), (1, 7)]  # 18 launches, 4 a run
     np.testing.assert_array_equal(vectors.vectors, straight.vectors)

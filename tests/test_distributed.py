@@ -1,4 +1,4 @@
-"""tf.distribute data parallelism (w2v/distributed.py): real clusters of processes on
+"""tf.distribute data parallelism (w2v/scaleout/tf_distribute.py): real clusters of processes on
 127.0.0.1, free ports, every process stopped by its pid at the end of its test.
 
 A process can set up TensorFlow's devices and cluster only once, before TensorFlow starts,
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from w2v.corpus import Corpus, shard_ranges
-from w2v.distributed import ClusterSpec
+from w2v.io.corpus import Corpus, shard_ranges
+from w2v.scaleout.tf_distribute import ClusterSpec
 from w2v.errors import FormatError
 from w2v.vocab import Vocabulary
 
@@ -54,9 +54,9 @@ class Processes:
     def __init__(self):
         self.running: list[subprocess.Popen] = []
 
-    def start(self, args, **kwargs) -> subprocess.Popen:
-        process = subprocess.Popen([str(a) for a in args], env=ENV, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    def start(self, args, env=None) -> subprocess.Popen:
+        process = subprocess.Popen([str(a) for a in args], env={**ENV, **(env or {})},
+                                   text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.running.append(process)
         return process
 
@@ -205,6 +205,7 @@ def test_mirrored_on_two_cpus_equals_one_process_on_the_global_batches(tmp_path,
     assert_same_tables(tables(tmp_path / "mirrored.npz"), tables(tmp_path / "reference-mirrored.npz"))
 
 
+@pytest.mark.slow
 def test_two_workers_equal_one_process_on_the_global_batches(tmp_path, corpus, processes):
     text, vocab = corpus
     workers = addresses(2)
@@ -231,12 +232,13 @@ def test_a_step_that_densifies_its_gradients_fails_loudly(tmp_path, corpus, proc
     assert not (tmp_path / "d.npz").exists()
 
 
-def worker_cli(processes, text, workers, index, output, *extra):
+def worker_cli(processes, text, workers, index, output, *extra, env=None):
     return processes.start(CLI + [text, "--distribute", "multiworker", "--workers", workers,
                                   "--worker-index", index, "-o", output, "--dim", 16,
-                                  "--epochs", 2, "--min-count", 1, "-q", *extra])
+                                  "--epochs", 2, "--min-count", 1, "-q", *extra], env=env)
 
 
+@pytest.mark.slow
 def test_cli_two_workers_write_vectors_gensim_loads_chief_only(tmp_path, corpus, processes):
     from gensim.models import KeyedVectors
 
@@ -255,6 +257,7 @@ def test_cli_two_workers_write_vectors_gensim_loads_chief_only(tmp_path, corpus,
     assert list(outputs[1].parent.iterdir()) == []  # the other worker wrote nothing
 
 
+@pytest.mark.slow
 def test_workers_with_different_vocabularies_refuse_to_train(tmp_path, corpus, processes):
     text, vocab = corpus
     other = tmp_path / "other.tsv"
@@ -269,6 +272,7 @@ def test_workers_with_different_vocabularies_refuse_to_train(tmp_path, corpus, p
     assert not list(tmp_path.glob("v*.txt"))
 
 
+@pytest.mark.slow
 def test_a_cluster_that_never_forms_gives_up_in_bounded_time(tmp_path, corpus, processes):
     text, vocab = corpus
     started = time.monotonic()
@@ -296,6 +300,7 @@ def wait_for(condition, limit: float, what: str):
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_killing_a_worker_makes_the_other_exit_with_a_clear_line_within_2_minutes(tmp_path,
                                                                                 processes):
     text = big_corpus(tmp_path)
@@ -318,18 +323,23 @@ def test_killing_a_worker_makes_the_other_exit_with_a_clear_line_within_2_minute
     assert not (tmp_path / "v.txt").exists()
 
 
+@pytest.mark.slow
 def test_a_cluster_resumes_from_the_chiefs_checkpoint(tmp_path, corpus, processes):
-    """SIGTERM to the chief mid-run: it checkpoints and exits 143, the other worker exits
-    with the lost-cluster line; both restarted with --resume finish the run."""
+    """SIGTERM to the chief mid-run (once it has paused after its 3rd span): it checkpoints
+    and exits 143, the other worker exits with the lost-cluster line; both restarted with
+    --resume finish the run."""
     from gensim.models import KeyedVectors
 
     text, vocab = corpus
     checkpoint, log = tmp_path / "run.ckpt", tmp_path / "log.json"
     workers = addresses(2)
     extra = ("--vocab", vocab, "--checkpoint", checkpoint, "--epochs", 8)
-    chief = worker_cli(processes, text, workers, 0, tmp_path / "v.txt", *extra, "--log-json", log)
+    chief = worker_cli(processes, text, workers, 0, tmp_path / "v.txt", *extra, "--log-json", log,
+                       env={"W2V_TEST_PAUSE_AT": "span 3"})
     other = worker_cli(processes, text, workers, 1, tmp_path / "v1.txt", *extra)
-    wait_for(lambda: checkpoint.exists() or chief.poll() is not None, LIMIT, "a checkpoint")
+    for line in chief.stderr:  # TensorFlow may say things first
+        if line.strip() == "w2v: paused at span 3":
+            break
     os.kill(chief.pid, signal.SIGTERM)
     code, _, err = finish(chief)
     assert code == 143, err[-2000:]

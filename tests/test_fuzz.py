@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from w2v import Embeddings, FormatError, Word2Vec
-from w2v.formats import read_model, read_word2vec, write_word2vec
+from w2v.io.formats import read_model, read_word2vec, write_word2vec
 
 FUZZ_CASES = int(os.environ.get("W2V_FUZZ_CASES", 2000))
 WORDS = [f"w{i}" for i in range(12)] + ["naïve", "über"]

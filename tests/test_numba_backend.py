@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from kernels.cpu import (draw_alias, seed_state, sgns_examples_cpu, sgns_train_cpu,
+from w2v.kernels.cpu import (draw_alias, seed_state, sgns_examples_cpu, sgns_train_cpu,
                          sgns_train_windows_cpu, subsample_cpu, window_bounds)
 from tests.conftest import (GROUP_SIZE, GROUPS, planted_batches, random_tables,
                             share_of_neighbours_in_group)
 from w2v import sgns
 from w2v.config import TrainConfig
+from w2v.streams import epoch_streams
 from w2v.trainer import train
 
 
@@ -47,14 +48,15 @@ def test_fused_kernel_trains_on_exactly_the_batch_paths_examples(planted):
     vocab, batches = planted
     w_in, w_out = random_tables(len(vocab), 12)
     fused_in, fused_out = w_in.copy(), w_out.copy()
-    pair_state, noise_state = batches._states(0)
+    row = epoch_streams(4, 0, range(1))[0]  # what one thread draws from in epoch 0
+    pair_state, noise_state = row[0:1].copy(), row[1:2].copy()
     fused_pairs = 0
     for ids, ends in batches.encoded.chunks():
         n, _ = sgns_train_cpu(ids, ends, batches.keep_prob, batches.accept, batches.alias, 3, 5,
                               fused_in, fused_out, 0.03, 0.03, pair_state, noise_state)
         fused_pairs += n
-    examples = np.concatenate(list(batches.chunk_examples(0)))
-    assert fused_pairs == len(examples) == batches.count_pairs(0)
+    examples = np.concatenate(list(batches.chunk_examples(row)))
+    assert fused_pairs == len(examples) == batches.count_pairs(row)
     sgns_examples_cpu(examples, 0.03, 0.03, w_in, w_out)
     np.testing.assert_allclose(fused_in, w_in, atol=1e-6)
     np.testing.assert_allclose(fused_out, w_out, atol=1e-6)

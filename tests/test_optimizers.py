@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from w2v.model import SkipGram
+from w2v.backends.skipgram import SkipGram
 from w2v.config import OPTIMIZERS
 from w2v.optimizers import (LinearDecay, SoftBatch, SparseAdagrad, SparseMomentum, SparseOptimizer,
                             SparseSGD, make_optimizer)
@@ -143,7 +143,7 @@ def test_soft_batch_inside_a_compiled_fit_loop():
 
 
 def test_soft_batch_of_heun_steps_on_the_concatenated_batch():
-    from w2v.runge_kutta import RungeKutta
+    from w2v.optimizers.runge_kutta import RungeKutta
 
     soft = model_with(SoftBatch(RungeKutta(0.05, method="heun"), steps_per_update=3))
     whole = model_with(RungeKutta(0.05, method="heun"))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {"w2v-train": "w2v.cli:main", "w2v-eval": "w2v.tools:eval_main",
             "w2v-similar": "w2v.tools:similar_main", "w2v-plot": "w2v.tools:plot_main",
@@ -41,6 +43,7 @@ def test_readme_has_snippets_for_every_use():
         assert use in code, f"no README snippet shows {use}"
 
 
+@pytest.mark.slow
 def test_readme_snippets_run_as_written(tmp_path):
     (tmp_path / "data").symlink_to(ROOT / "data")
     bin_dir = tmp_path / "bin"  # the console scripts, whether or not w2v is installed

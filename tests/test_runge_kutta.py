@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from w2v import sgns
-from w2v.model import SkipGram
-from w2v.runge_kutta import TABLEAUS, RungeKutta, rk_step
+from w2v.backends.skipgram import SkipGram
+from w2v.optimizers.runge_kutta import TABLEAUS, RungeKutta, rk_step
 
 rng = np.random.default_rng(0)
 M = rng.normal(size=(4, 4))

@@ -8,7 +8,7 @@ import tensorflow as tf
 from benchmarks.autodiff import AutodiffSkipGram
 from tests.conftest import GROUP_SIZE, GROUPS, share_of_neighbours_in_group
 from w2v.config import TrainConfig
-from w2v.model import SkipGram
+from w2v.backends.skipgram import SkipGram
 from w2v.optimizers import SparseSGD
 from w2v.trainer import train
 

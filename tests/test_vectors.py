@@ -5,7 +5,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from w2v.evaluate import to_keyed_vectors
-from w2v.formats import atomic_write
+from w2v.io.formats import atomic_write
 from w2v.vectors import Embeddings
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kernels.cpu import draw_alias, seed_state, subsample_cpu
+from w2v.kernels.cpu import draw_alias, seed_state, subsample_cpu
 from numba import njit
 from w2v.vocab import Vocabulary, alias_table
 

@@ -9,7 +9,7 @@ Importing w2v does not import TensorFlow: the keras backend imports it when it r
 
 from w2v.callbacks import Callback
 from w2v.config import TrainConfig
-from w2v.corpus import Corpus
+from w2v.io.corpus import Corpus
 from w2v.errors import FormatError, GpuUnavailableError
 from w2v.vectors import Embeddings
 from w2v.vocab import Vocabulary

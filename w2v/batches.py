@@ -1,12 +1,15 @@
 """From sentences to fixed-size int32 training examples.
 
 >>> from w2v.batches import EncodedCorpus, SkipGramBatches
+>>> from w2v.streams import epoch_streams
 >>> encoded = EncodedCorpus(corpus, vocab)           # ids on disk, read back in chunks
 >>> batches = SkipGramBatches(encoded, vocab, config)
->>> for examples in batches.epoch(0): ...           # (B, 2 + K) int32 each
+>>> for examples in batches.epoch(epoch_streams(1, 0, range(1))[0]): ...   # (B, 2 + K) int32
 
 An example row is [center, context, negative_1 .. negative_K]. The numba kernels in
-kernels/cpu.py do the per-word work; this module owns chunking, buffers and seeds.
+kernels/cpu.py do the per-word work; this module owns chunking and buffers. The random
+streams come from the caller (w2v/streams.py derives them), and are never advanced here:
+each pass copies them, so the same streams replay the same epoch.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from kernels.cpu import fill_examples_cpu, seed_state, skipgram_pairs_cpu
+from w2v.kernels.cpu import fill_examples_cpu, skipgram_pairs_cpu
 from w2v.config import TrainConfig
 from w2v.vocab import Vocabulary, alias_table
 
@@ -64,7 +67,7 @@ class EncodedCorpus:
 
     def chunk(self, c: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk c as (ids (N,) int32, sentence_ends (S,) int64 relative to ids)."""
-        return self._read(c, c + 1)[1:]
+        return self.read_chunks(c, c + 1)[1:]
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for c in range(self.n_chunks):
@@ -73,20 +76,28 @@ class EncodedCorpus:
     def spans(self, max_ids: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """Consecutive chunks joined into spans of at most `max_ids` ids (at least one
         chunk each), as (offset of the span's first id in the corpus, ids, sentence_ends)."""
-        c = 0
+        for first, last in self.span_chunks(max_ids):
+            yield self.read_chunks(first, last)
+
+    def span_chunks(self, max_ids: int) -> list[tuple[int, int]]:
+        """The chunks `spans` joins: (first chunk, end chunk) of each span."""
+        groups, c = [], 0
         while c < self.n_chunks:
             last = c + 1
             while last < self.n_chunks and self.chunk_id_start(last + 1) - self.chunk_id_start(c) <= max_ids:
                 last += 1
-            yield self._read(c, last)
+            groups.append((c, last))
             c = last
+        return groups
 
     def chunk_id_start(self, c: int) -> int:
         """Position in the id stream where chunk c starts (c = n_chunks: the end)."""
         first = self.chunk_starts[c]
         return int(self.sentence_ends[first - 1]) if first > 0 else 0
 
-    def _read(self, c: int, last: int) -> tuple[int, np.ndarray, np.ndarray]:
+    def read_chunks(self, c: int, last: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """Chunks c..last-1 as (offset of their first id, ids (N,) int32, sentence_ends
+        (S,) int64 relative to ids)."""
         begin, end = self.chunk_id_start(c), self.chunk_id_start(last)
         self._file.seek(begin * 4)
         ids = np.fromfile(self._file, dtype=np.int32, count=end - begin)
@@ -98,11 +109,12 @@ class EncodedCorpus:
 
 
 class SkipGramBatches:
-    """Training examples for each epoch: seeded, reproducible, `batch_size` rows each.
+    """Training examples of an epoch, `batch_size` rows each, drawn from its streams.
 
-    Two random streams per epoch, both derived from (seed, epoch): one for subsampling and
-    windows, one for negatives. Keeping them apart lets `count_pairs` replay the first
-    without drawing negatives, so the number of steps is known exactly before training.
+    streams: one row of w2v.streams.epoch_streams, (2,) uint64 [pair, noise]: subsampling
+    and windows draw from the first, negatives from the second. Keeping them apart lets
+    `count_pairs` replay the first without drawing negatives, so the number of steps is
+    known exactly before training.
     """
 
     def __init__(self, encoded: EncodedCorpus, vocab: Vocabulary, config: TrainConfig):
@@ -112,35 +124,18 @@ class SkipGramBatches:
         self.window = config.window
         self.negative = config.negative
         self.batch_size = config.batch_size
-        self.seed = config.seed
         self._pair_capacity = 2 * self.window * encoded.max_chunk_ids
-        self._steps: dict[int, int] = {}
 
-    def resize(self, batch_size: int) -> None:
-        """Use batches of `batch_size` pairs from now on (forgets the step counts)."""
-        self.batch_size = batch_size
-        self._steps.clear()
-
-    def _states(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        base = self.seed * 1_000_003 + epoch * 2
-        return seed_state(base), seed_state(base + 1)
-
-    def count_pairs(self, epoch: int) -> int:
-        """Pairs epoch `epoch` will produce (replays its subsampling and windows only)."""
-        pair_state, _ = self._states(epoch)
+    def count_pairs(self, streams: np.ndarray) -> int:
+        """Pairs an epoch drawn from `streams` produces (replays subsampling and windows)."""
+        pair_state = streams[0:1].copy()
         none = np.empty(0, dtype=np.int32)
         return sum(skipgram_pairs_cpu(ids, ends, self.keep_prob, self.window, pair_state, none, none)
                    for ids, ends in self.encoded.chunks())
 
-    def steps(self, epoch: int) -> int:
-        """Batches in epoch `epoch`: the pairs it produces, in whole batches."""
-        if epoch not in self._steps:
-            self._steps[epoch] = self.count_pairs(epoch) // self.batch_size
-        return self._steps[epoch]
-
-    def chunk_examples(self, epoch: int) -> Iterator[np.ndarray]:
-        """Epoch `epoch` as one (n, 2 + K) int32 array per corpus chunk."""
-        pair_state, noise_state = self._states(epoch)
+    def chunk_examples(self, streams: np.ndarray) -> Iterator[np.ndarray]:
+        """The epoch of `streams` as one (n, 2 + K) int32 array per corpus chunk."""
+        pair_state, noise_state = streams[0:1].copy(), streams[1:2].copy()
         centers = np.empty(self._pair_capacity, dtype=np.int32)
         contexts = np.empty(self._pair_capacity, dtype=np.int32)
         for ids, ends in self.encoded.chunks():
@@ -151,8 +146,8 @@ class SkipGramBatches:
                               examples)
             yield examples
 
-    def epoch_blocks(self, epoch: int) -> Iterator[np.ndarray]:
-        """Epoch `epoch` as (m, batch_size, 2 + K) int32 blocks of whole batches.
+    def epoch_blocks(self, streams: np.ndarray) -> Iterator[np.ndarray]:
+        """The epoch of `streams` as (m, batch_size, 2 + K) int32 blocks of whole batches.
 
         Pairs left over at a chunk's end start the next chunk's first batch; the last
         partial batch of the epoch (fewer than batch_size pairs) is dropped, so every step
@@ -160,7 +155,7 @@ class SkipGramBatches:
         """
         b = self.batch_size
         leftover = np.empty((0, 2 + self.negative), dtype=np.int32)
-        for examples in self.chunk_examples(epoch):
+        for examples in self.chunk_examples(streams):
             if len(leftover):
                 examples = np.concatenate([leftover, examples])
             m = len(examples) // b
@@ -168,7 +163,7 @@ class SkipGramBatches:
                 yield examples[:m * b].reshape(m, b, -1)
             leftover = examples[m * b:]
 
-    def epoch(self, epoch: int) -> Iterator[np.ndarray]:
-        """Epoch `epoch` as `steps(epoch)` arrays of shape (batch_size, 2 + K), int32."""
-        for block in self.epoch_blocks(epoch):
+    def epoch(self, streams: np.ndarray) -> Iterator[np.ndarray]:
+        """The epoch of `streams` as (batch_size, 2 + K) int32 arrays, one per step."""
+        for block in self.epoch_blocks(streams):
             yield from block

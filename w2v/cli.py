@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 from w2v.config import BACKENDS, CUDA_UPDATES, OPTIMIZERS, TrainConfig
-from w2v.errors import GpuUnavailableError
+from w2v.errors import ClusterError, ConfigError, GpuUnavailableError
+from w2v.io.files import check_output
+from w2v.stopping import Interrupted, stop_requests
 
 DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
 
@@ -128,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cluster_from_args(args, parser):
     """The ClusterSpec the flags ask for (None without --distribute); usage errors exit 2."""
-    from w2v.distributed import CLUSTER_TIMEOUT, ClusterSpec
+    from w2v.scaleout.tf_distribute import CLUSTER_TIMEOUT, ClusterSpec
 
     if args.cluster:
         return None
@@ -165,21 +167,10 @@ def config_from_args(args) -> TrainConfig:
         steps_per_update=args.steps_per_update)
 
 
-def check_output(output: Path, inputs: list[Path]) -> None:
-    """Refuse an output that would overwrite an input (or another output) or cannot be
-    written."""
-    for path in inputs:
-        same = (output.exists() and path.exists() and os.path.samefile(path, output)) or \
-            output.resolve() == path.resolve()
-        if same:
-            raise ValueError(f"output {str(output)!r} is an input file: refusing to overwrite it")
-    folder = output.parent if str(output.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"output directory does not exist: {str(folder)!r}")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"output directory is not writable: {str(folder)!r}")
-    if output.is_dir():
-        raise ValueError(f"output {str(output)!r} is a directory")
+def flag_error(parser, error: ConfigError) -> None:
+    """Exit 2 with the bad setting named as its flag (min_count -> --min-count)."""
+    parser.exit(2, f"w2v-train: error: --{error.field.replace('_', '-')} {error.rule}, "
+                   f"got {error.value!r}\n")
 
 
 def main(argv=None) -> int:
@@ -196,56 +187,43 @@ def main(argv=None) -> int:
                        f"got {args.checkpoint_every}\n")
     try:
         config = config_from_args(args).validated()
-    except ValueError as err:
-        flag = "--" + str(err).split(" ", 1)[0].replace("_", "-")
-        parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
+    except ConfigError as err:
+        flag_error(parser, err)
     if args.distribute and config.backend != "keras":
         parser.exit(2, f"w2v-train: error: --distribute needs the keras backend, not "
                        f"{config.backend}\n")
     cluster = cluster_from_args(args, parser)
     ray_spec = ray_from_args(args, parser, config)
-    from w2v.checkpoint import Interrupted
-    from w2v.errors import ClusterError
-
     try:
-        if args.resume:
-            return _resume(args, cluster, ray_spec)
-        output = args.output or Path("vectors.txt")
-        check_output(output, corpus)
-        for extra in (args.log_json, args.checkpoint):
-            if extra:
-                check_output(extra, corpus + [output])
-        from w2v.trainer import train
-
-        if ray_spec is not None:
-            from w2v.cluster import train_on_ray
-
-            vectors, summary = train_on_ray(
-                corpus, config, ray_spec, vocab=args.vocab, progress=not args.quiet,
-                log_json=args.log_json, evaluate=args.eval, checkpoint=args.checkpoint,
-                checkpoint_extra={"output": str(output.resolve()), "binary": args.binary})
-            vectors.save_word2vec_format(output, binary=args.binary)
-            _report(args, summary, vectors, output)
-            return 0
-        strategy, chief = _strategy(cluster)
-        vectors, summary = train(
-            corpus, config, progress=not args.quiet and chief, log_json=args.log_json,
-            evaluate=args.eval, checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every,
-            checkpoint_extra={"output": str(output.resolve()), "binary": args.binary},
-            strategy=strategy, vocab=args.vocab)
-        if not chief:
-            return _not_chief(args, strategy, summary)
-        vectors.save_word2vec_format(output, binary=args.binary)
+        with stop_requests():  # before any work: a signal from here on ends with one line
+            return _run(args, corpus, config, cluster, ray_spec)
     except Interrupted as stop:
         print(f"w2v-train: {stop}", file=sys.stderr)
         return stop.exit_status
     except (ValueError, OSError, GpuUnavailableError, FloatingPointError, ClusterError) as err:
         print(f"w2v-train: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("w2v-train: interrupted; no output written", file=sys.stderr)
-        return 130
+
+
+def _run(args, corpus, config, cluster, ray_spec) -> int:
+    if args.resume:
+        return _resume(args, cluster, ray_spec)
+    output = args.output or Path("vectors.txt")
+    check_output(output, corpus)
+    for extra in (args.log_json, args.checkpoint):
+        if extra:
+            check_output(extra, corpus + [output])
+    from w2v.trainer import train
+
+    strategy, chief = _strategy(cluster)
+    vectors, summary = train(
+        corpus, config, progress=not args.quiet and chief, log_json=args.log_json,
+        evaluate=args.eval, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+        checkpoint_extra={"output": str(output.resolve()), "binary": args.binary},
+        strategy=strategy, vocab=args.vocab, ray=ray_spec)
+    if not chief:
+        return _not_chief(args, strategy)
+    vectors.save_word2vec_format(output, binary=args.binary)
     _report(args, summary, vectors, output)
     return 0
 
@@ -269,8 +247,8 @@ def ray_from_args(args, parser, config):
                        "Ray places the workers itself\n")
     if args.workers is None and not args.resume:
         parser.exit(2, "w2v-train: error: --cluster ray needs --workers N\n")
-    from w2v.cluster import RaySpec
-    from w2v.sync import SYNC_RULE, SYNC_WORDS
+    from w2v.scaleout.ray_cluster import RaySpec
+    from w2v.scaleout.sync import SYNC_RULE, SYNC_WORDS
 
     try:
         workers = int(args.workers) if args.workers is not None else 0
@@ -282,23 +260,22 @@ def ray_from_args(args, parser, config):
                    args.sync_rule or SYNC_RULE)
     try:
         return spec.validated() if workers else spec
-    except ValueError as err:
-        flag = "--" + str(err).split(" ", 1)[0].replace("_", "-")
-        parser.exit(2, f"w2v-train: error: {flag} {str(err).split(' ', 1)[1]}\n")
+    except ConfigError as err:
+        flag_error(parser, err)
 
 
 def _strategy(cluster):
     """(tf.distribute strategy or None, whether this process writes the files)."""
     if cluster is None:
         return None, True
-    from w2v.distributed import Team, make_strategy
+    from w2v.scaleout.tf_distribute import Team, make_strategy
 
     strategy = make_strategy(cluster)
     return strategy, Team.of(strategy).chief
 
 
-def _not_chief(args, strategy, summary) -> int:
-    from w2v.distributed import Team
+def _not_chief(args, strategy) -> int:
+    from w2v.scaleout.tf_distribute import Team
 
     team = Team.of(strategy)
     if not args.quiet:
@@ -316,20 +293,12 @@ def _resume(args, cluster=None, ray_spec=None) -> int:
     output = args.output or Path(saved.get("output", "vectors.txt"))
     binary = args.binary or bool(saved.get("binary", False))
     check_output(output, [args.resume])
-    if "ray" in saved:  # a --cluster ray run: its driver goes on
-        from w2v.cluster import resume_on_ray
-
-        spec = ray_spec if ray_spec is not None and ray_spec.workers else None
-        vectors, summary = resume_on_ray(args.resume, spec, progress=not args.quiet,
-                                         log_json=args.log_json, evaluate=args.eval)
-        chief = True
-    else:
-        strategy, chief = _strategy(cluster)
-        vectors, summary = resume(args.resume, progress=not args.quiet and chief,
-                                  log_json=args.log_json, evaluate=args.eval,
-                                  strategy=strategy)
+    strategy, chief = _strategy(cluster)
+    vectors, summary = resume(args.resume, progress=not args.quiet and chief,
+                              log_json=args.log_json, evaluate=args.eval, strategy=strategy,
+                              ray=ray_spec)
     if not chief:
-        return _not_chief(args, strategy, summary)
+        return _not_chief(args, strategy)
     if summary is None:
         if output.exists():
             print(f"w2v-train: checkpoint {args.resume} is of a finished run; its vectors are "
@@ -350,7 +319,7 @@ def _report(args, summary, vectors, output) -> None:
         print(f"warning: {summary.bad_bytes:,} undecodable bytes were read as U+FFFD",
               file=sys.stderr)
     print(summary)
-    if summary.traffic:
+    if summary.traffic is not None:
         print(summary.traffic_line)
     print(f"wrote {len(vectors):,} vectors of dimension {vectors.dim} to {output}")
 

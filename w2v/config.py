@@ -11,6 +11,8 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 
+from w2v.errors import ConfigError
+
 BACKENDS = ("auto", "keras", "numba", "cuda")
 CUDA_UPDATES = ("hogwild", "batched")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad",  # one gradient per step
@@ -40,7 +42,7 @@ class TrainConfig:
     max_sentence_length: int = 10_000  # longer lines (text8) are cut, as word2vec and gensim do
 
     def validated(self) -> "TrainConfig":
-        """Return self, or raise ValueError naming the first bad field and its value."""
+        """Return self, or raise ConfigError naming the first bad field and its value."""
         checks = [
             ("dim", self.dim >= 1, "must be at least 1"),
             ("window", self.window >= 1, "must be at least 1"),
@@ -72,7 +74,7 @@ class TrainConfig:
         ]
         for name, ok, rule in checks:
             if not ok:
-                raise ValueError(f"{name} {rule}, got {getattr(self, name)!r}")
+                raise ConfigError(name, rule, getattr(self, name))
         return self
 
     @property

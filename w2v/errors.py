@@ -1,4 +1,14 @@
-"""The exceptions w2v raises for conditions a user can fix (besides ValueError and OSError)."""
+"""The exceptions w2v raises for conditions a user can fix (besides OSError)."""
+
+
+class ConfigError(ValueError):
+    """A setting with a value it cannot take. `field` names the setting as the Python API
+    spells it (`min_count`), `value` is what was given, `rule` what it must be; the CLI
+    turns the field into its flag (`--min-count`)."""
+
+    def __init__(self, field: str, rule: str, value):
+        self.field, self.rule, self.value = field, rule, value
+        super().__init__(f"{field} {rule}, got {value!r}")
 
 
 class GpuUnavailableError(RuntimeError):

@@ -60,9 +60,9 @@ def vocab_main(argv=None) -> int:
             p.exit(2, f"w2v-vocab: error: {name} must be at least 1, got {value}\n")
 
     def body(_):
-        from w2v.cli import check_output
         from w2v.config import TrainConfig
-        from w2v.trainer import build_vocabulary, sentences_of
+        from w2v.io.files import check_output
+        from w2v.prepare import build_vocabulary, sentences_of
 
         check_output(args.output, args.corpus)
         config = TrainConfig(min_count=args.min_count, max_vocab_size=args.max_vocab_size)
@@ -215,7 +215,7 @@ def plot_main(argv=None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from w2v.formats import atomic_write
+        from w2v.io.files import atomic_write
 
         if args.output.resolve() == args.vectors.resolve():
             raise ValueError(f"output {str(args.output)!r} is the vectors file: refusing to "

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from w2v.formats import is_model_file, read_model, read_word2vec, write_word2vec
+from w2v.io.formats import is_model_file, read_model, read_word2vec, write_word2vec
 
 RESTRICT_VOCAB = 300_000  # gensim's default for evaluations: the most frequent words only
 QUESTION_BATCH = 256  # analogy questions scored per matrix product

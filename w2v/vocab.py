@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from w2v.errors import FormatError
+from w2v.io.files import atomic_write
 
 VOCAB_HEADER = "# w2v vocabulary 1"
 
@@ -87,8 +89,6 @@ class Vocabulary:
     def save(self, path) -> None:
         """Write `path` as vocab.tsv (atomically): a header line, then "word<TAB>count" per
         word, by id. Read back with `Vocabulary.load`."""
-        from w2v.formats import atomic_write
-
         lines = [f"{VOCAB_HEADER} corpus_words={self.corpus_words} words={len(self)}"]
         lines += [f"{word}\t{count}" for word, count in zip(self.words, self.counts.tolist())]
         with atomic_write(path) as out:
@@ -97,8 +97,6 @@ class Vocabulary:
     @classmethod
     def load(cls, path) -> "Vocabulary":
         """Read a file `save` wrote; FormatError (a ValueError) naming the first bad line."""
-        from w2v.errors import FormatError
-
         try:
             with open(path, encoding="utf-8") as stream:
                 text = stream.read()

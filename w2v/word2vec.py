@@ -21,7 +21,7 @@ import numpy as np
 
 from w2v.config import TrainConfig
 from w2v.errors import FormatError
-from w2v.formats import read_trained, write_model
+from w2v.model_file import read_trained, write_trained
 from w2v.vectors import Embeddings
 from w2v.vocab import Vocabulary
 
@@ -81,7 +81,8 @@ class Word2Vec:
         """Count `corpus` and keep its words. update=True (or a vocabulary already built)
         grows the vocabulary instead: ids and vectors of known words stay, counts add up,
         new words get fresh rows."""
-        from w2v.trainer import build_vocabulary, initial_tables, sentences_of
+        from w2v.prepare import build_vocabulary, sentences_of  # numba: not at import time
+        from w2v.streams import initial_tables
 
         sentences = sentences_of(corpus, self.config)
         if self.vocab is None:
@@ -104,7 +105,8 @@ class Word2Vec:
         """Train on `corpus` (first growing the vocabulary with its new words), the learning
         rate falling from alpha to min_alpha over this call's epochs, as gensim's train
         does. Returns the call's TrainSummary (its `history` holds each epoch's logs)."""
-        from w2v.trainer import fit, sentences_of
+        from w2v.prepare import sentences_of
+        from w2v.trainer import fit  # the backends: numba, and TensorFlow for keras
 
         sentences = sentences_of(corpus, self.config)
         if self.vocab is None:
@@ -117,7 +119,7 @@ class Word2Vec:
             progress=self.progress, callbacks=self.callbacks if callbacks is None else callbacks,
             log_json=log_json, evaluate=evaluate)
         self.epochs_trained += config.epochs
-        self.words_trained += summary.corpus_words * config.epochs
+        self.words_trained += summary.words_trained
         self.history += summary.history
         self.summaries.append(summary)
         self.train_calls += 1
@@ -127,22 +129,21 @@ class Word2Vec:
         """Write the whole model to `path` (a .npz archive of plain arrays), atomically."""
         if self.vocab is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
-        write_model(path, {"input_vectors": self.input_vectors,
-                           "output_vectors": self.output_vectors,
-                           "counts": self.vocab.counts}, self.vocab.words,
-                    {"format": MODEL_FORMAT, "version": MODEL_VERSION,
-                     "config": self.config.to_dict(), "corpus_words": self.vocab.corpus_words,
-                     "epochs_trained": self.epochs_trained, "words_trained": self.words_trained,
-                     "history": self.history, "train_calls": self.train_calls})
+        write_trained(path, self.config, self.vocab, self.input_vectors, self.output_vectors,
+                      MODEL_FORMAT, MODEL_VERSION,
+                      meta={"epochs_trained": self.epochs_trained,
+                            "words_trained": self.words_trained, "history": self.history,
+                            "train_calls": self.train_calls})
 
     @classmethod
     def load(cls, path) -> "Word2Vec":
         """A model written by `save`; w2v.FormatError if the file is not one."""
-        config, vocab, input_vectors, output_vectors, _, meta = read_trained(
-            path, MODEL_FORMAT, MODEL_VERSION)
+        saved = read_trained(path, MODEL_FORMAT, MODEL_VERSION)
+        meta = saved.meta
         model = cls.__new__(cls)
-        model.config, model.callbacks, model.progress, model.summaries = config, [], False, []
-        model.vocab, model.input_vectors, model.output_vectors = vocab, input_vectors, output_vectors
+        model.config, model.callbacks, model.progress, model.summaries = saved.config, [], False, []
+        model.vocab = saved.vocab
+        model.input_vectors, model.output_vectors = saved.input_vectors, saved.output_vectors
         try:
             model.epochs_trained = int(meta["epochs_trained"])
             model.words_trained = int(meta["words_trained"])

@@ -5,6 +5,10 @@
 >>> strategy = tf.distribute.MultiWorkerMirroredStrategy()     # the cluster from TF_CONFIG
 >>> vectors, summary = train("corpus/", TrainConfig(backend="keras"), strategy=strategy)
 
+The keras backend (w2v/backends/keras_backend.py) trains under the strategy; this module
+gives it the cluster: `Team` (this process's place, the collectives that check every
+worker agrees, the watchdog) and `AllGatherTraffic` (what a step sent).
+
 Every replica trains batches of its own: one host's devices share one reader
 (MirroredStrategy), each host of a cluster reads its own shard of the corpus
 (MultiWorkerMirroredStrategy, collectives over gRPC; w2v.corpus.shard_ranges). A step's
@@ -19,7 +23,8 @@ A model whose loss is a batch mean would divide by R; here that would train each
 at alpha / R. The learning-rate schedule counts global steps, each worth the words of R
 replica batches.
 
-Only this module and the keras backend import TensorFlow.
+Only this module and the keras backend import TensorFlow (this one when a strategy is
+made or used).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from w2v.errors import ClusterError
+from w2v.io.corpus import Corpus
 
 KINDS = ("mirrored", "multiworker")
 CLUSTER_TIMEOUT = 120.0  # s: a slow epoch-end evaluation on the chief fits; a dead peer is
@@ -182,6 +188,86 @@ class Team:
         if differ:
             raise ClusterError(f"workers disagree on {what}: worker {differ[0]} has another "
                                f"than worker 0; every worker must train with the same one")
+
+    def agree_on_epochs(self, local_steps: int, tokens: int, batch_size: int) -> tuple[int, int]:
+        """Every worker's shard gives `local_steps` steps an epoch and holds `tokens`
+        corpus words: returns (corpus words of all shards, steps per epoch: the fewest any
+        worker's shard gives). ClusterError when a shard holds less than one step."""
+        rows = self.gather([local_steps, tokens >> 30, tokens & (2 ** 30 - 1)])
+        steps = int(rows[:, 0].min())
+        if steps == 0:
+            raise ClusterError(f"worker {int(rows[:, 0].argmin())}'s shard holds less than one "
+                               f"batch per replica ({batch_size} pairs): use a smaller "
+                               f"--batch-size or fewer workers")
+        return int((rows[:, 1] << 30).sum() + rows[:, 2].sum()), steps
+
+    def traffic(self, rows_per_step: float, unmerged_rows_per_step: float, dim: int,
+                vocab_size: int) -> "AllGatherTraffic":
+        """What each replica all-gathered per step, from the rows it sent."""
+        return AllGatherTraffic(self.workers, self.local, rows_per_step, unmerged_rows_per_step,
+                                row_bytes=4 * dim + 4, dense_bytes=2 * vocab_size * dim * 4)
+
+
+@dataclass(frozen=True)
+class AllGatherTraffic:
+    """A distributed keras run's wire: per replica and step, the rows its sparse gradients
+    held after and before merging duplicate rows (each row: d float32 values and an int32
+    index), against a dense all-reduce of both tables."""
+    workers: int
+    local: int  # replicas per worker
+    rows_per_step: float
+    unmerged_rows_per_step: float
+    row_bytes: int
+    dense_bytes: int
+
+    @property
+    def bytes_per_step(self) -> float:
+        return self.rows_per_step * self.row_bytes
+
+    @property
+    def saved_share(self) -> float:
+        unmerged = self.unmerged_rows_per_step
+        return 1 - self.rows_per_step / unmerged if unmerged else 0.0
+
+    def __str__(self) -> str:
+        w, r = self.workers, self.local
+        return (f"{w} worker{'s' if w > 1 else ''} × {r} replica{'s' if r > 1 else ''} | "
+                f"all-gather per replica and step: {self.rows_per_step:,.0f} rows = "
+                f"{self.bytes_per_step / 1e3:,.1f} kB after merging duplicates "
+                f"({self.unmerged_rows_per_step * self.row_bytes / 1e3:,.1f} kB unmerged, "
+                f"{self.saved_share:.0%} saved; a dense all-reduce: "
+                f"{self.dense_bytes / 1e6:,.1f} MB)")
+
+
+def shard_of(sentences, team: Team, config):
+    """This worker's part of the corpus: its byte range of the files (w2v.io.corpus), or
+    every n-th of sentences given in memory."""
+    if team.workers == 1:
+        return sentences
+    if isinstance(sentences, Corpus):
+        return Corpus(sentences.paths, config.max_sentence_length, (team.worker, team.workers))
+    return _EveryNth(sentences, team.worker, team.workers)
+
+
+class _EveryNth:
+    """Sentences start, start + step, ... of a re-iterable: a worker's share of a list."""
+
+    def __init__(self, sentences, start: int, step: int):
+        self.sentences, self.start, self.step = sentences, start, step
+
+    def __iter__(self):
+        for i, sentence in enumerate(self.sentences):
+            if i % self.step == self.start:
+                yield sentence
+
+
+def settings_fingerprint(config) -> str:
+    """SHA-256 of the TrainConfig settings every worker must share (all but threads and
+    backend)."""
+    import hashlib
+
+    shared = {k: v for k, v in config.to_dict().items() if k not in ("threads", "backend")}
+    return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()
 
 
 class Watchdog:

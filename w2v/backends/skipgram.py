@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from w2v import sgns
-from w2v.optimizers import merge_rows
+from w2v.optimizers.base import merge_rows
 
 
 def _rows(gradients) -> tf.Tensor:

@@ -1,6 +1,6 @@
-"""Files: word2vec's text and binary vector formats, the model file, atomic writes.
+"""File formats: word2vec's text and binary vectors, and the model archive.
 
->>> from w2v.formats import read_word2vec, write_word2vec
+>>> from w2v.io.formats import read_word2vec, write_word2vec
 >>> write_word2vec("vectors.txt", ["king", "queen"], np.eye(2, dtype=np.float32))
 >>> words, vectors = read_word2vec("vectors.txt")     # text or binary, told apart by content
 
@@ -8,61 +8,25 @@ word2vec format: a "V d" header line, then per word the word, a space and d numb
 decimal, space-separated, one line per word; binary: d little-endian float32 and a newline).
 word2vec.c, gensim and fastText read and write it.
 
-The model file (`Word2Vec.save`) is a NumPy .npz archive of plain arrays — the tables,
-word counts, the words as UTF-8 bytes and the settings as JSON bytes — read with
-allow_pickle=False, so loading one never runs code from the file.
+The model archive (what `Word2Vec.save` and checkpoints write; w2v/model_file.py gives its
+arrays their meaning) is a NumPy .npz archive of plain arrays — the tables, word counts,
+the words as UTF-8 bytes and the settings as JSON bytes — parsed member by member, so
+loading one never runs code from the file. Every file is written through
+w2v.io.files.atomic_write.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from w2v.errors import FormatError
+from w2v.io.files import atomic_write
 
 MODEL_MAGIC = b"PK\x03\x04"  # a zip archive: .npz
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class atomic_write:
-    """Context manager: a binary file object whose content appears at `path` only on success.
-
-    Writes to a temporary file in the same directory, fsyncs, then renames over `path`
-    (atomic on POSIX). On an exception the temporary file is removed and `path` untouched.
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent or ".",
-                                         prefix=f".{self.path.name}.", suffix=".tmp")
-        self._file = os.fdopen(fd, "wb")
-        return self._file
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            self._file.close()
-            if exc_type is None:
-                os.chmod(self._tmp, 0o666 & ~_umask())
-                os.replace(self._tmp, self.path)
-        finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
-        return False
 
 
 def write_word2vec(path, words: list[str], vectors: np.ndarray, binary: bool = False) -> None:
@@ -237,33 +201,6 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, size: int, pat
         if len(data) != need or member.read(1):  # reading to the end checks the CRC-32
             raise FormatError(f"{where}: cut short")
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
-
-
-def read_trained(path, kind: str, version: int):
-    """A model or checkpoint file, validated: (config, vocab, input_vectors, output_vectors,
-    arrays, meta). kind and version: what its settings must say it is. FormatError for
-    anything inconsistent (settings, vocabulary, table shapes and dtypes, NaN)."""
-    from w2v.config import TrainConfig
-    from w2v.vocab import Vocabulary
-
-    arrays, words, meta = read_model(path)
-    if meta.get("format") != kind or meta.get("version") != version:
-        raise FormatError(f"{path}: not a version-{version} {kind} file")
-    try:
-        config = TrainConfig(**meta["config"]).validated()
-        vocab = Vocabulary(words, arrays["counts"], int(meta["corpus_words"]))
-        tables = arrays["input_vectors"], arrays["output_vectors"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise FormatError(f"{path}: inconsistent {kind} file ({error})") from None
-    if any(t.shape != (len(words), config.dim) or t.dtype != np.float32 for t in tables):
-        raise FormatError(f"{path}: tables of {[(t.shape, t.dtype.str) for t in tables]} for "
-                          f"{len(words)} words of dim {config.dim}")
-    if not all(np.isfinite(t).all() for t in tables):
-        raise FormatError(f"{path}: the tables hold NaN or infinity")
-    if vocab.counts.dtype != np.int64 or (vocab.counts < 0).any() or len(vocab.index) != len(words):
-        raise FormatError(f"{path}: the vocabulary is inconsistent (repeated words or "
-                          "counts that are not non-negative int64)")
-    return config, vocab, *tables, arrays, meta
 
 
 def is_model_file(path) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from w2v.optimizers import SparseOptimizer
+from w2v.optimizers.base import SparseOptimizer
 
 
 @dataclass(frozen=True)

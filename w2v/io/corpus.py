@@ -1,6 +1,6 @@
 """Stream sentences from text files: one sentence per line, whitespace-separated tokens.
 
->>> from w2v.corpus import Corpus
+>>> from w2v.io.corpus import Corpus
 >>> corpus = Corpus(["data/novels.txt.gz"])
 >>> first = next(iter(corpus))          # a list of str tokens
 

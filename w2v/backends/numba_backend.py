@@ -1,0 +1,97 @@
+"""The numba backend: kernels/cpu.py's fused kernels on CPU threads, no TensorFlow.
+
+Each span is one chunk of the encoded corpus (w2v.batches.EncodedCorpus). It is cut into
+one slice of whole sentences per thread, and the threads run the nogil kernel on their
+slices at once, sharing the tables without locks (Hogwild, as word2vec and gensim). Thread
+t draws from row t of the epoch's streams; with one thread those are the batch path's
+streams, so `threads=1` trains on exactly the examples the keras backend sees. The
+learning rate falls linearly with the position of each word.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from w2v.backends.base import Backend, Span, Trained
+from w2v.batches import SkipGramBatches
+from w2v.config import TrainConfig
+from w2v.kernels.cpu import sgns_train_cpu, sgns_train_windows_cpu
+
+
+def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: SkipGramBatches,
+                input_vectors: np.ndarray, output_vectors: np.ndarray, lr_begin: float,
+                lr_end: float, streams: np.ndarray, pool: ThreadPoolExecutor | None) -> Trained:
+    """Train one chunk with a fused kernel, one slice of whole sentences per row of
+    `streams` ((threads, 2) uint64, advanced in place), on `pool`'s threads (Hogwild on the
+    shared (V, d) float32 tables); the learning rate falls linearly from lr_begin at the
+    chunk's first id to lr_end after its last.
+
+    ids: (N,) int32 whole sentences; ends: (S,) int64 their end offsets in ids."""
+    threads = len(streams)
+    cuts = np.searchsorted(ends, np.linspace(0, len(ids), threads + 1)[1:-1])
+    bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
+    sentence_bounds = [0, *cuts.tolist(), len(ends)]
+    step = (lr_end - lr_begin) / max(len(ids), 1)
+
+    def run(t):
+        a, b = bounds[t], bounds[t + 1]
+        s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
+        return kernel(ids[a:b], ends[s0:s1] - a, batches.keep_prob, batches.accept,
+                      batches.alias, batches.window, batches.negative, input_vectors,
+                      output_vectors, lr_begin + step * a, lr_begin + step * b,
+                      streams[t, 0:1], streams[t, 1:2])
+
+    results = list(pool.map(run, range(threads))) if threads > 1 else [run(0)]
+    return Trained(sum(n for n, _ in results), sum(loss for _, loss in results))
+
+
+def chunk_kernel(config: TrainConfig):
+    """The fused kernel `config` asks for: negatives shared per window, or per pair."""
+    return sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
+
+
+class NumbaBackend(Backend):
+    """Trains the given (V, d) float32 tables in place; spans are the corpus's chunks and
+    their units word positions (in-vocabulary ids)."""
+
+    name = "numba"
+
+    def __init__(self, batches: SkipGramBatches, input_vectors: np.ndarray,
+                 output_vectors: np.ndarray, config: TrainConfig, options=None):
+        encoded = batches.encoded
+        self.batches, self.encoded = batches, encoded
+        self.input_vectors, self.output_vectors = input_vectors, output_vectors
+        self.kernel = chunk_kernel(config)
+        self.corpus_words = encoded.tokens
+        self.stream_rows = range(config.worker_threads)
+        self.span_bounds = np.array([encoded.chunk_id_start(c) for c in range(encoded.n_chunks + 1)],
+                                    dtype=np.int64)
+        self.pool, self.pool_threads = None, 1
+        self.streams = None
+
+    def begin_epoch(self, epoch: int, streams: np.ndarray, first_span: int) -> None:
+        # a run resumed mid-epoch keeps the thread count its saved streams were drawn for
+        threads = len(streams)
+        if threads > 1 and self.pool_threads != threads:
+            self.close()
+            self.pool, self.pool_threads = ThreadPoolExecutor(threads), threads
+        self.streams = streams
+
+    def train(self, span: Span) -> Trained:
+        ids, ends = self.encoded.chunk(span.index)
+        return train_chunk(self.kernel, ids, ends, self.batches, self.input_vectors,
+                           self.output_vectors, span.lr_begin, span.lr_end, self.streams,
+                           self.pool)
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.input_vectors, self.output_vectors
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool, self.pool_threads = None, 1
+
+
+BACKEND = NumbaBackend

@@ -1,0 +1,62 @@
+"""The model file's meaning: settings, vocabulary and both tables in a model archive
+(w2v.io.formats), validated on the way in. `Word2Vec.save`/`load` and checkpoints
+(w2v/checkpoint.py) both store their state this way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from w2v.config import TrainConfig
+from w2v.errors import FormatError
+from w2v.io.formats import read_model, write_model
+from w2v.vocab import Vocabulary
+
+
+@dataclass
+class TrainedFile:
+    """What a model or checkpoint file holds, checked for consistency."""
+    config: TrainConfig
+    vocab: Vocabulary
+    input_vectors: np.ndarray  # (V, d) float32
+    output_vectors: np.ndarray  # (V, d) float32
+    arrays: dict[str, np.ndarray]  # every other member, by name
+    meta: dict  # the settings member (JSON): format, version and the writer's own fields
+
+
+def write_trained(path, config: TrainConfig, vocab: Vocabulary, input_vectors: np.ndarray,
+                  output_vectors: np.ndarray, kind: str, version: int,
+                  arrays: dict[str, np.ndarray] | None = None, meta: dict | None = None) -> None:
+    """Write a model or checkpoint file (atomically): the tables, the vocabulary with its
+    counts, the settings, and the writer's own `arrays` and JSON-able `meta`."""
+    write_model(path, {"input_vectors": input_vectors, "output_vectors": output_vectors,
+                       "counts": vocab.counts, **(arrays or {})}, vocab.words,
+                {"format": kind, "version": version, "config": config.to_dict(),
+                 "corpus_words": vocab.corpus_words, **(meta or {})})
+
+
+def read_trained(path, kind: str, version: int) -> TrainedFile:
+    """A model or checkpoint file, validated. kind and version: what its settings must say
+    it is. FormatError for anything inconsistent (settings, vocabulary, table shapes and
+    dtypes, NaN)."""
+    arrays, words, meta = read_model(path)
+    if meta.get("format") != kind or meta.get("version") != version:
+        raise FormatError(f"{path}: not a version-{version} {kind} file")
+    try:
+        config = TrainConfig(**meta["config"]).validated()
+        counts = arrays.pop("counts")
+        vocab = Vocabulary(words, counts, int(meta["corpus_words"]))
+        tables = arrays.pop("input_vectors"), arrays.pop("output_vectors")
+    except (KeyError, TypeError, ValueError) as error:
+        raise FormatError(f"{path}: inconsistent {kind} file ({error})") from None
+    if any(t.shape != (len(words), config.dim) or t.dtype != np.float32 for t in tables):
+        raise FormatError(f"{path}: tables of {[(t.shape, t.dtype.str) for t in tables]} for "
+                          f"{len(words)} words of dim {config.dim}")
+    if not all(np.isfinite(t).all() for t in tables):
+        raise FormatError(f"{path}: the tables hold NaN or infinity")
+    if counts.dtype != np.int64 or (counts < 0).any() or len(vocab.index) != len(words):
+        raise FormatError(f"{path}: the vocabulary is inconsistent (repeated words or "
+                          "counts that are not non-negative int64)")
+    return TrainedFile(config, vocab, *tables, arrays, meta)

@@ -1,0 +1,70 @@
+"""From what the caller gives to what a backend trains on: sentences, the vocabulary, the
+encoded corpus and its batches.
+
+>>> from w2v.prepare import prepare
+>>> sentences, vocab, batches = prepare("data/novels.txt.gz", TrainConfig())
+"""
+
+from __future__ import annotations
+
+import os
+
+from w2v.batches import EncodedCorpus, SkipGramBatches
+from w2v.config import TrainConfig
+from w2v.io.corpus import Corpus
+from w2v.vocab import Vocabulary
+
+
+def sentences_of(corpus, config: TrainConfig):
+    """The sentences to train on: a Corpus for paths (a path, or a list of paths), or the
+    given iterable of token lists, which must be re-iterable (it is read twice)."""
+    if isinstance(corpus, (str, os.PathLike, Corpus)):
+        return corpus if isinstance(corpus, Corpus) else Corpus(
+            corpus, max_sentence_length=config.max_sentence_length)
+    if iter(corpus) is corpus:
+        raise ValueError("sentences must be re-iterable (a list, or an object whose __iter__ "
+                         "starts over): training reads them twice")
+    first = next(iter(corpus), None)
+    if isinstance(first, (str, os.PathLike)):
+        return Corpus(corpus, max_sentence_length=config.max_sentence_length)
+    return corpus
+
+
+def describe(sentences) -> str:
+    """The corpus in a message: its files, or 'the sentences given'."""
+    paths = getattr(sentences, "paths", None)
+    return ", ".join(str(p) for p in paths) if paths else "the sentences given"
+
+
+def build_vocabulary(sentences, config: TrainConfig) -> Vocabulary:
+    """Count the corpus and keep its words; ValueError if nothing is left to train."""
+    vocab = Vocabulary.build(sentences, config.min_count, config.max_vocab_size)
+    if vocab.corpus_words == 0:
+        raise ValueError(f"corpus is empty: no words in {describe(sentences)}")
+    if len(vocab) == 0:
+        raise ValueError(f"vocabulary is empty: no word occurs min_count={config.min_count} "
+                         f"times in {vocab.corpus_words:,} words of {describe(sentences)}")
+    return vocab
+
+
+def encode(sentences, vocab: Vocabulary, config: TrainConfig, chunk_words: int | None = None
+           ) -> SkipGramBatches:
+    """The corpus as ids in a temporary file, with its batches; ValueError if no pairs."""
+    encoded = EncodedCorpus(sentences, vocab, **({"chunk_words": chunk_words}
+                                                 if chunk_words else {}))
+    if encoded.n_ids == 0:
+        encoded.close()
+        raise ValueError(f"nothing to train on: no line of {describe(sentences)} has two "
+                         f"words that occur min_count={config.min_count} times")
+    return SkipGramBatches(encoded, vocab, config)
+
+
+def prepare(corpus, config: TrainConfig) -> tuple[Corpus, Vocabulary, SkipGramBatches]:
+    """Read the corpus twice (count, then encode) and set up the batches.
+
+    Raises FileNotFoundError for a missing path and ValueError for a corpus that cannot
+    train (empty, or nothing left after min_count).
+    """
+    sentences = sentences_of(corpus, config)
+    vocab = build_vocabulary(sentences, config)
+    return sentences, vocab, encode(sentences, vocab, config)

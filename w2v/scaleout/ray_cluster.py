@@ -1,0 +1,200 @@
+"""The numba backend across a Ray cluster: one actor per worker, periodic sparse sync.
+
+>>> from w2v import TrainConfig
+>>> from w2v.scaleout.ray_cluster import RaySpec
+>>> from w2v.trainer import train
+>>> vectors, summary = train(["corpus/"], TrainConfig(), ray=RaySpec(workers=4))
+
+Each actor (`ShardActor`, one per worker, `threads` CPUs) reads its byte range of the
+corpus where it runs, holds its own copy of the tables and trains at full numba speed;
+the driver (this process) runs `RayTeam` as the sync backend's team (w2v/scaleout/sync.py):
+it combines the actors' sparse deltas every round and keeps the synchronised tables, and
+the trainer writes the checkpoints and the vectors. The vocabulary is built once (or read
+from `--vocab`) and reaches the actors through Ray's object store. An actor that dies is
+restarted by Ray; the team puts it back at the last synchronised state and it replays its
+round, so no word is lost.
+
+Ray is an optional extra (`pip install '.[cluster]'`); nothing here needs TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from w2v.errors import ClusterError, ConfigError
+from w2v.scaleout.sync import SYNC_RULE, SYNC_RULES, SYNC_WORDS, ShardWorker
+from w2v.stopping import reclaim_signals
+
+RAY_MISSING = ("--cluster ray needs Ray, an optional extra: pip install 'w2v[cluster]' "
+               "(from a checkout: pip install '.[cluster]')")
+RESTART_WAIT = 120.0  # s: how long a restarted actor may take to come back
+
+
+@dataclass(frozen=True)
+class RaySpec:
+    """workers: actors (shards); address: an existing cluster ("auto", "ray://host:10001",
+    ...), or None to start a local Ray instance bound to 127.0.0.1; threads: numba threads
+    (and CPUs) per worker; sync_words: words each worker trains between syncs; rule: how
+    deltas combine (w2v.scaleout.sync.SYNC_RULES)."""
+    workers: int
+    address: str | None = None
+    threads: int = 1
+    sync_words: int = SYNC_WORDS
+    rule: str = SYNC_RULE
+
+    def validated(self) -> "RaySpec":
+        """Return self, or raise ConfigError naming the first bad field."""
+        for name, value, ok, rule in [
+                ("workers", self.workers, self.workers >= 1, "must be at least 1"),
+                ("threads", self.threads, self.threads >= 1, "must be at least 1"),
+                ("sync_words", self.sync_words, self.sync_words >= 1, "must be at least 1"),
+                ("sync_rule", self.rule, self.rule in SYNC_RULES,
+                 f"must be one of {', '.join(SYNC_RULES)}")]:
+            if not ok:
+                raise ConfigError(name, rule, value)
+        return self
+
+    def to_dict(self) -> dict:
+        """What a checkpoint keeps to resume with the same team (not the address)."""
+        return {"workers": self.workers, "threads": self.threads,
+                "sync_words": self.sync_words, "rule": self.rule}
+
+
+def require_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError(RAY_MISSING) from None
+    return ray
+
+
+def start_ray(spec: RaySpec):
+    """Connect to spec.address, or start a local instance bound to 127.0.0.1 (no
+    dashboard, no usage statistics). Returns (the ray module, whether this call started it).
+
+    On Linux Ray replaces a loopback node address with the host's (a node must be
+    reachable by others); RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 turns that off, and every
+    server of the instance then listens on 127.0.0.1 (checked with `ss -ltn`). It is read
+    when Ray is imported, hence set first."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not spec.address:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray, False
+    if spec.address:
+        ray.init(address=spec.address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=max(spec.workers * spec.threads, os.cpu_count() or 1),
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    reclaim_signals()  # SIGINT/SIGTERM stop the run at a sync, checkpointed, not at once
+    return ray, True
+
+
+class ShardActor:
+    """A w2v.scaleout.sync.ShardWorker as a Ray actor (its methods, and `pid` for the
+    tests)."""
+
+    def __init__(self, *args, **kwargs):
+        self.worker = ShardWorker(*args, **kwargs)
+
+    def shape(self) -> tuple[int, list[int]]:
+        """(corpus words of the shard, its chunks' starts in ids)."""
+        return self.worker.tokens, self.worker.chunk_starts
+
+    def begin_epoch(self, streams) -> None:
+        self.worker.begin_epoch(streams)
+
+    def train(self, *args):
+        return self.worker.train(*args)
+
+    def apply(self, merged) -> None:
+        self.worker.apply(merged)
+
+    def restore(self, *args) -> None:
+        self.worker.restore(*args)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayTeam:
+    """The actors, as w2v.scaleout.sync.SyncBackend's team. A call that finds its actor
+    dead waits for Ray's restart, restores it to the last sync and replays its round
+    (`restarts` counts them, `replayed` the words). Starts a local Ray instance unless
+    spec.address names a cluster, and stops the one it started on `close`."""
+
+    name = "numba on ray"
+    where = "on ray"
+
+    def __init__(self, spec: RaySpec, paths, vocab, config, tables):
+        self.ray, self.started_ray = start_ray(spec)
+        self.spec = spec
+        try:
+            actor = self.ray.remote(max_restarts=3, max_task_retries=0)(ShardActor)
+            # held for the run: Ray rebuilds a restarted actor from these constructor arguments
+            self.shared = vocab_ref, tables_ref = self.ray.put(vocab), self.ray.put(tuple(tables))
+            self.actors = [actor.options(num_cpus=spec.threads).remote(
+                [str(p) for p in paths], w, spec.workers, vocab_ref, config, tables_ref,
+                spec.sync_words, spec.threads) for w in range(spec.workers)]
+            self.tokens, self.chunk_starts = zip(*self.ray.get(
+                [a.shape.remote() for a in self.actors]))
+        except BaseException:
+            self.close()
+            raise
+        self.synced_tables, self.synced_streams = list(tables), []
+        self.restarts, self.replayed = 0, 0  # the summary's traffic line reports them
+
+    def begin_epoch(self, streams: list[np.ndarray]) -> None:
+        self.ray.get([a.begin_epoch.remote(rows) for a, rows in zip(self.actors, streams)])
+
+    def synced(self, tables, streams: list[np.ndarray]) -> None:
+        """The synchronised tables and each worker's streams at the start of a round:
+        where a restarted actor resumes."""
+        self.synced_tables, self.synced_streams = tables, streams
+
+    def pids(self) -> list[int]:
+        return self.ray.get([a.pid.remote() for a in self.actors])
+
+    def train(self, round_: int, lr_begin: float, lr_end: float, active: list[int]):
+        calls = {i: self.actors[i].train.remote(round_, lr_begin, lr_end) for i in active}
+        reports = []
+        for i, call in calls.items():
+            try:
+                reports.append(self.ray.get(call))
+            except self.ray.exceptions.RayActorError:
+                reports.append(self._replay(i, round_, lr_begin, lr_end))
+        return reports
+
+    def _replay(self, i: int, round_: int, lr_begin: float, lr_end: float):
+        self.restarts += 1
+        deadline = time.monotonic() + RESTART_WAIT
+        while True:
+            try:
+                self.ray.get(self.actors[i].restore.remote(self.synced_tables,
+                                                           self.synced_streams[i]))
+                report = self.ray.get(self.actors[i].train.remote(round_, lr_begin, lr_end))
+                break
+            except self.ray.exceptions.RayActorError:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"worker {i} died and did not come back within "
+                                       f"{RESTART_WAIT:.0f} s") from None
+                time.sleep(1.0)
+        self.replayed += report.words
+        return report
+
+    def apply(self, merged, active: list[int]) -> None:
+        merged_ref = self.ray.put(merged)
+        self.ray.get([self.actors[i].apply.remote(merged_ref) for i in active])
+
+    def close(self) -> None:
+        for a in getattr(self, "actors", []):
+            self.ray.kill(a)
+        self.actors = []
+        if self.started_ray:
+            self.ray.shutdown()
+            self.started_ray = False

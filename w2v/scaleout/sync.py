@@ -1,0 +1,322 @@
+"""Data parallelism with periodic sparse synchronisation: the numba backend on several
+workers, as one backend the driver runs (Ray runs the workers in ray_cluster.py;
+`LocalTeam` runs them in turn, the simulation benchmarks/sync_simulation.py measures).
+
+>>> from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend
+>>> team = LocalTeam([ShardWorker(paths, w, 2, vocab, config, tables) for w in range(2)])
+>>> backend = SyncBackend(team, config, tables)      # then w2v.driver.drive(backend, ...)
+
+Each worker holds a copy of both tables and trains its own shard of the corpus at full
+local speed (the fused numba kernel, its own threads). Its shard is encoded in chunks of
+`sync_words` words, and a round is one chunk per worker: the driver's span. After each
+round every worker reports what changed since the last synchronisation: per table, the
+rows whose values moved and by how much (sparse: `RowDelta`). The backend combines the
+reports row by row and sends the combined rows back; every worker then sets those rows to
+the synchronised state, the last one plus the combined delta, so after each round all
+workers (and the driver's copy) hold the same tables, bit for bit. An epoch is as many
+rounds as the longest shard has chunks (a worker whose shard is done waits).
+
+Combine rules (`SYNC_RULES`), for a row touched by workers i in T:
+  mean: Σ_T Δ_i / |T|   model averaging restricted to the rows that moved (Spark MLlib and
+                        BlazingText average whole models; an untouched row has nothing to
+                        average, so it is not pulled toward zero);
+  sum:  Σ_T Δ_i         as if the workers' updates had been applied one after another.
+A round's learning rate is the driver's for the round's words summed over the workers:
+every worker trains its chunk at the rate falling from the round's start to its end.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from w2v.backends.base import Backend, Span, Trained
+from w2v.backends.numba_backend import chunk_kernel, train_chunk
+from w2v.batches import CHUNK_WORDS, EncodedCorpus, SkipGramBatches
+from w2v.config import TrainConfig
+from w2v.io.corpus import Corpus
+from w2v.vocab import Vocabulary
+
+SYNC_RULES = ("mean", "sum")
+# Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs): `sum` diverged (NaN)
+# with 4 and 16 workers; `mean` trains, and syncs every 100,000 words a worker beat every
+# 1,000,000 at 2, 4, 8 and 16 workers on all four scores.
+SYNC_RULE = "mean"
+SYNC_WORDS = 100_000
+
+
+@dataclass
+class RowDelta:
+    """Changed rows of one (V, d) table, in whichever form is smaller on the wire:
+    sparse, `rows` (n,) int32 ascending and `values` (n, d) float32; or dense, `values`
+    (V, d) with zero rows where nothing moved and `rows` None (cheaper once n·(4d + 4)
+    bytes reach V·4d: every row is then sent, and its index is implicit)."""
+    rows: np.ndarray | None
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, values: np.ndarray, vocab_size: int) -> "RowDelta":
+        rows = rows.astype(np.int32)
+        if rows.nbytes + values.nbytes < vocab_size * values.shape[1] * 4 or not len(rows):
+            return cls(rows, values)
+        dense = np.zeros((vocab_size, values.shape[1]), dtype=np.float32)
+        dense[rows] = values
+        return cls(None, dense)
+
+    def sparse(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, values) of the rows that moved, whatever the form."""
+        if self.rows is not None:
+            return self.rows, self.values
+        moved = np.flatnonzero((self.values != 0).any(axis=1)).astype(np.int32)
+        return moved, self.values[moved]
+
+    @property
+    def touched(self) -> int:
+        return len(self.sparse()[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes + (self.rows.nbytes if self.rows is not None else 0))
+
+
+@dataclass
+class Report:
+    """What a worker sends after a round: the deltas of [input, output] tables since the
+    last sync, what it trained, and its random streams as they now stand."""
+    worker: int
+    deltas: list[RowDelta]
+    words: int  # in-vocabulary words trained this round
+    pairs: int
+    loss_sum: float
+    streams: np.ndarray  # (threads, 2) uint64
+
+
+def changed_rows(table: np.ndarray, snapshot: np.ndarray) -> RowDelta:
+    """The rows of `table` that differ from `snapshot`, with table − snapshot there."""
+    moved = np.flatnonzero((table != snapshot).any(axis=1)).astype(np.int32)
+    return RowDelta.of(moved, table[moved] - snapshot[moved], len(table))
+
+
+def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None) -> RowDelta:
+    """One RowDelta from the workers' (in worker order: the sums are reproducible)."""
+    if rule not in SYNC_RULES:
+        raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
+    parts = [d.sparse() for d in deltas]
+    dim = deltas[0].values.shape[1] if deltas else 0
+    rows = np.unique(np.concatenate([r for r, _ in parts])) if parts else np.empty(0, np.int32)
+    total = np.zeros((len(rows), dim), dtype=np.float32)
+    touched = np.zeros(len(rows), dtype=np.float32)
+    for moved, values in parts:
+        where = np.searchsorted(rows, moved)
+        total[where] += values
+        touched[where] += 1
+    if rule == "mean" and len(rows):
+        total /= touched[:, None]
+    if vocab_size is None:
+        return RowDelta(rows.astype(np.int32), total)
+    return RowDelta.of(rows, total, vocab_size)
+
+
+class ShardWorker:
+    """One worker: its shard of the corpus (read here, where it runs), its tables, and the
+    snapshot of the tables at the last sync.
+
+    paths: the corpus files (each worker opens only its byte range: w2v.io.corpus.shard_ranges);
+    index, count: this worker's shard; tables: the (input, output) start tables, (V, d)
+    float32; sync_words: words a round trains (the shard's chunk size); threads: numba
+    threads (Hogwild within the worker).
+    """
+
+    def __init__(self, paths, index: int, count: int, vocab: Vocabulary, config: TrainConfig,
+                 tables: tuple[np.ndarray, np.ndarray], sync_words: int = SYNC_WORDS,
+                 threads: int = 1):
+        self.index, self.threads = index, threads
+        shard = (index, count) if count > 1 else None
+        sentences = Corpus(paths, config.max_sentence_length, shard)
+        self.encoded = EncodedCorpus(sentences, vocab, chunk_words=min(CHUNK_WORDS, sync_words))
+        self.batches = SkipGramBatches(self.encoded, vocab, config)
+        self.kernel = chunk_kernel(config)
+        self.tables = [np.array(t, dtype=np.float32) for t in tables]
+        self.snapshot = [t.copy() for t in self.tables]
+        self.streams = np.zeros((threads, 2), np.uint64)
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    @property
+    def tokens(self) -> int:
+        """Corpus words of this shard (one epoch), in the vocabulary or not."""
+        return self.encoded.tokens
+
+    @property
+    def chunk_starts(self) -> list[int]:
+        """Where each chunk (round) of the shard starts, in ids, and its end."""
+        return [self.encoded.chunk_id_start(c) for c in range(self.encoded.n_chunks + 1)]
+
+    def begin_epoch(self, streams: np.ndarray) -> None:
+        self.streams = np.array(streams, dtype=np.uint64)
+
+    def train(self, round_: int, lr_begin: float, lr_end: float) -> Report:
+        """Train chunk `round_` of the shard, the learning rate falling from lr_begin to
+        lr_end over it; report the deltas since the last sync."""
+        ids, ends = self.encoded.chunk(round_)
+        trained = train_chunk(self.kernel, ids, ends, self.batches, *self.tables, lr_begin,
+                              lr_end, self.streams, self.pool)
+        deltas = [changed_rows(t, s) for t, s in zip(self.tables, self.snapshot)]
+        return Report(self.index, deltas, len(ids), trained.pairs, trained.loss_sum,
+                      self.streams.copy())
+
+    def apply(self, merged: list[RowDelta]) -> None:
+        """Set the combined rows to the synchronised state: last sync's + combined delta.
+        Every row this worker moved is among them, so afterwards tables == snapshot."""
+        for table, snapshot, delta in zip(self.tables, self.snapshot, merged):
+            rows, values = delta.sparse()
+            table[rows] = snapshot[rows] + values
+            snapshot[rows] = table[rows]
+
+    def restore(self, tables, streams: np.ndarray) -> None:
+        """Back to a synchronised state (a restarted worker replays its round from there)."""
+        self.tables = [np.array(t, dtype=np.float32) for t in tables]
+        self.snapshot = [t.copy() for t in self.tables]
+        self.streams = np.array(streams, dtype=np.uint64)
+
+    def close(self) -> None:
+        self.encoded.close()
+        if self.pool:
+            self.pool.shutdown()
+
+
+class LocalTeam:
+    """Workers in this process, trained one after another: the simulation of a cluster
+    (each starts every round from the same synchronised state, as on a cluster)."""
+
+    name = "numba"
+    where = "in one process, in turn"
+
+    def __init__(self, workers: list[ShardWorker]):
+        self.workers = workers
+        self.restarts = self.replayed = 0
+
+    @property
+    def tokens(self) -> list[int]:
+        return [w.tokens for w in self.workers]
+
+    @property
+    def chunk_starts(self) -> list[list[int]]:
+        return [w.chunk_starts for w in self.workers]
+
+    def begin_epoch(self, streams: list[np.ndarray]) -> None:
+        for worker, rows in zip(self.workers, streams):
+            worker.begin_epoch(rows)
+
+    def synced(self, tables, streams: list[np.ndarray]) -> None:
+        """(Where a Ray team keeps what a restarted worker restores; nothing dies here.)"""
+
+    def train(self, round_: int, lr_begin: float, lr_end: float, active: list[int]) -> list[Report]:
+        return [self.workers[i].train(round_, lr_begin, lr_end) for i in active]
+
+    def apply(self, merged: list[RowDelta], active: list[int]) -> None:
+        for i in active:
+            self.workers[i].apply(merged)
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.close()
+
+
+@dataclass
+class SyncTraffic:
+    """What synchronisation cost: syncs, bytes the workers sent (their deltas) and received
+    (the combined rows), rows sent per table, the dense tables' size for comparison, and
+    restarts of dead workers with the words they replayed."""
+    workers: int
+    sync_words: int
+    rule: str
+    where: str  # "on ray", ...
+    syncs: int = 0
+    sent_bytes: int = 0
+    received_bytes: int = 0
+    rows_sent: list = field(default_factory=lambda: [0, 0])
+    dense_bytes: int = 0  # both V×d tables, once
+    restarts: int = 0
+    words_replayed: int = 0
+    log: list = field(default_factory=list)  # per sync, per worker: rows sent of each table
+
+    def __str__(self) -> str:
+        faults = (f" | {self.restarts} worker restart(s), {self.words_replayed:,} words "
+                  f"replayed, 0 lost") if self.restarts else ""
+        return (f"{self.workers} workers {self.where} | {self.syncs} syncs, every "
+                f"{self.sync_words:,} words a worker ({self.rule} of deltas) | sent "
+                f"{self.sent_bytes / 1e6:,.1f} MB, received {self.received_bytes / 1e6:,.1f} "
+                f"MB in all (both dense tables: {self.dense_bytes / 1e6:,.1f} MB per worker "
+                f"and sync){faults}")
+
+
+class SyncBackend(Backend):
+    """A team of shard workers as one backend. Units are in-vocabulary words summed over
+    the workers; span r is round r (chunk r of every shard that has one); the streams'
+    rows are the workers' threads, worker w's rows w·T .. w·T + T − 1.
+
+    team: LocalTeam or w2v.scaleout.ray_cluster.RayTeam; tables: the driver's copy of the
+    start tables, (V, d) float32, kept synchronised here; on_sync(sync, team): called
+    after each sync (the tests kill a worker there)."""
+
+    def __init__(self, team, config: TrainConfig, tables, workers: int, threads: int = 1,
+                 sync_words: int = SYNC_WORDS, rule: str = SYNC_RULE, on_sync=None):
+        if rule not in SYNC_RULES:
+            raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
+        self.team, self.rule, self.on_sync = team, rule, on_sync
+        self.tables_ = [np.asarray(t, dtype=np.float32) for t in tables]
+        self.workers, self.threads = workers, threads
+        self.name = f"{team.name} ({workers} worker{'s' if workers > 1 else ''})"
+        self.corpus_words = sum(team.tokens)
+        self.stream_rows = range(workers * threads)
+        starts = team.chunk_starts
+        self.rounds = [len(s) - 1 for s in starts]  # chunks of each shard
+        self.span_bounds = np.array([sum(s[min(r, len(s) - 1)] for s in starts)
+                                     for r in range(max(self.rounds) + 1)], dtype=np.int64)
+        self.stats = SyncTraffic(workers, sync_words, rule, team.where,
+                                 dense_bytes=2 * self.tables_[0].nbytes)
+        self.streams = None
+
+    def _rows(self, streams: np.ndarray) -> list[np.ndarray]:
+        t = self.threads
+        return [streams[w * t:(w + 1) * t] for w in range(self.workers)]
+
+    def begin_epoch(self, epoch: int, streams: np.ndarray, first_span: int) -> None:
+        self.streams = streams
+        self.team.begin_epoch(self._rows(streams))
+
+    def train(self, span: Span) -> Trained:
+        active = [w for w, rounds in enumerate(self.rounds) if span.index < rounds]
+        self.team.synced(self.tables_, [rows.copy() for rows in self._rows(self.streams)])
+        reports = self.team.train(span.index, span.lr_begin, span.lr_end, active)
+        merged = [combine([r.deltas[t] for r in reports], self.rule, len(self.tables_[0]))
+                  for t in (0, 1)]
+        self.team.apply(merged, active)
+        for table, delta in zip(self.tables_, merged):
+            rows, values = delta.sparse()
+            table[rows] += values
+        for r in reports:
+            self.streams[r.worker * self.threads:(r.worker + 1) * self.threads] = r.streams
+        stats = self.stats
+        stats.syncs += 1
+        stats.sent_bytes += sum(d.nbytes for r in reports for d in r.deltas)
+        stats.received_bytes += len(active) * sum(m.nbytes for m in merged)
+        for t in (0, 1):
+            stats.rows_sent[t] += sum(r.deltas[t].touched for r in reports)
+        sent = {r.worker: [d.touched for d in r.deltas] for r in reports}
+        stats.log.append([sent.get(w, [0, 0]) for w in range(self.workers)])
+        if self.on_sync:
+            self.on_sync(stats.syncs, self.team)
+        return Trained(sum(r.pairs for r in reports), sum(r.loss_sum for r in reports))
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.tables_[0], self.tables_[1]
+
+    def traffic(self) -> SyncTraffic:
+        self.stats.restarts, self.stats.words_replayed = self.team.restarts, self.team.replayed
+        return self.stats
+
+    def close(self) -> None:
+        self.team.close()
