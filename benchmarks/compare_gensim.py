@@ -13,6 +13,10 @@ it would otherwise train on 10,000 words. The script checks gensim's word count 
 
 Quality: analogy accuracy (questions-words.txt, gensim's evaluator and defaults) and Spearman on
 WordSim353 and SimLex-999 (gensim's copies), plus any --pair-set files (e.g. MEN).
+
+--checkout NAME=PATH also runs each of our systems from another checkout of w2v (its own
+code, its own `--run-one`), labelled SYSTEM@NAME, in the same interleaved rounds: a before
+and after of a change, measured side by side.
 """
 
 from __future__ import annotations
@@ -122,11 +126,13 @@ def markdown(report: dict) -> str:
     auto = med.get("autodiff", {}).get("words_per_second")
     qual_keys = [k for k in next((m["quality"] for m in med.values() if "quality" in m), {})
                  if not k.endswith("_oov")]
-    head = ["system", "words/s", "× gensim", "× autodiff", "train s", "peak RSS MB"] + qual_keys
+    head = ["system", "words/s", "per round", "× gensim", "× autodiff", "train s",
+            "peak RSS MB"] + qual_keys
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for system, m in med.items():
         wps = m["words_per_second"]
-        row = [system, f"{wps:,.0f}", f"{wps / base:.3f}" if base else "–",
+        rounds = " / ".join(f"{r['words_per_second'] / 1e3:,.0f}k" for r in report["runs"][system])
+        row = [system, f"{wps:,.0f}", rounds, f"{wps / base:.3f}" if base else "–",
                f"{wps / auto:.2f}" if auto else "–", f"{m['train_seconds']:.1f}",
                f"{m['peak_rss_mb']:,.0f}"]
         row += [f"{m['quality'].get(k, float('nan')):.4f}" if "quality" in m else "–"
@@ -188,6 +194,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--checkout", action="append", default=[], metavar="NAME=PATH",
+                   help="also run our systems from the w2v checkout at PATH, as SYSTEM@NAME")
     p.add_argument("--run-one", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quality", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -205,6 +213,8 @@ def main(argv=None):
     unknown = [s for s in systems if s not in SYSTEMS + GPU_SYSTEMS]
     if unknown:
         p.error(f"unknown system {unknown[0]!r}: choose from {', '.join(SYSTEMS + GPU_SYSTEMS)}")
+    checkouts = dict(c.split("=", 1) for c in args.checkout)
+    systems += [f"{s}@{name}" for name in checkouts for s in list(systems) if s != "gensim"]
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "corpus.txt"
         words = write_split_copy(Path(args.corpus), text, args.max_words)
@@ -213,12 +223,16 @@ def main(argv=None):
         for r in range(args.rounds):
             for system in systems:
                 quality = args.quality_rounds is None or r < args.quality_rounds
-                cmd = [sys.executable, "-m", "benchmarks.compare_gensim", "--run-one", system,
+                name, _, checkout = system.partition("@")
+                cmd = [sys.executable, "-m", "benchmarks.compare_gensim", "--run-one", name,
                        "--corpus", str(text)] + (["--quality"] if quality else [])
                 for k, v in params.items():
                     cmd += [f"--{k.replace('_', '-')}", str(v)]
-                cmd += [a for s in args.pair_set for a in ("--pair-set", s)]
-                out = subprocess.run(cmd, capture_output=True, text=True)
+                for name_, path in pair_sets.items():  # absolute: a checkout runs elsewhere
+                    cmd += ["--pair-set", f"{name_}={Path(path).resolve()}"]
+                where = checkouts.get(checkout)
+                out = subprocess.run(cmd, capture_output=True, text=True, cwd=where,
+                                     env={**os.environ, "PYTHONPATH": where} if where else None)
                 if out.returncode != 0:
                     sys.exit(f"{system} failed:\n{out.stderr[-3000:]}")
                 result = json.loads(out.stdout.strip().splitlines()[-1])

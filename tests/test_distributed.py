@@ -154,7 +154,7 @@ def test_vocabulary_file_round_trips_and_refuses_bad_files(tmp_path):
 @pytest.mark.parametrize("spec, message", [
     (ClusterSpec("ring"), "distribute must be one of"),
     (ClusterSpec("multiworker", workers=("127.0.0.1:1", "nohost")), "host:port"),
-    (ClusterSpec("multiworker", workers=("127.0.0.1:1",), index=1), "worker-index must be in 0..0"),
+    (ClusterSpec("multiworker", workers=("127.0.0.1:1",), index=1), "worker_index must be in 0..0"),
     (ClusterSpec("mirrored", devices=-1), "devices must be >= 0"),
 ])
 def test_cluster_spec_names_the_bad_setting(spec, message):
@@ -167,7 +167,7 @@ def test_cluster_spec_names_the_bad_setting(spec, message):
     (["--distribute", "multiworker", "--workers", "127.0.0.1:1"], "go together"),
     (["--distribute", "mirrored", "--backend", "numba"], "needs the keras backend"),
     (["--distribute", "multiworker", "--workers", "127.0.0.1:1", "--worker-index", "3"],
-     "worker-index must be in 0..0"),
+     "--worker-index must be in 0..0, got 3"),
 ])
 def test_cluster_usage_errors_are_one_line_exit_2(tmp_path, corpus, args, message):
     result = subprocess.run(CLI + [str(corpus[0]), "-o", str(tmp_path / "v.txt"), *args],

@@ -35,7 +35,7 @@ def reference_word2vec(data: bytes, binary: bool):
         for _ in range(n):
             if binary:
                 word, rest = rest.split(b" ", 1)
-                if len(word) >= 256 or len(rest) < 4 * dim:
+                if len(rest) < 4 * dim:
                     return None
                 row = np.frombuffer(rest[:4 * dim], "<f4")
                 rest = rest[4 * dim:]

@@ -15,13 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAYERS = [
     # rules and arrays, no I/O
-    "w2v.errors", "w2v.kernels", "w2v.kernels.cpu", "w2v.kernels.cuda", "w2v.config",
+    "w2v.errors", "w2v.stopping", "w2v.kernels", "w2v.kernels.cpu", "w2v.kernels.cuda", "w2v.config",
     "w2v.schedule", "w2v.sgns", "w2v.streams",
     # bytes in and out
     "w2v.io", "w2v.io.files", "w2v.io.formats", "w2v.io.corpus",
     # data: vocabulary, ids, batches; trained vectors; saved runs
-    "w2v.vocab", "w2v.batches", "w2v.prepare", "w2v.vectors", "w2v.evaluate",
-    "w2v.model_file", "w2v.checkpoint", "w2v.stopping", "w2v.callbacks",
+    "w2v.vocab", "w2v.batches", "w2v.prepare", "w2v.model_file", "w2v.vectors",
+    "w2v.evaluate", "w2v.checkpoint", "w2v.callbacks",
     # Keras optimizers
     "w2v.optimizers.base", "w2v.optimizers.sparse", "w2v.optimizers.soft_batch",
     "w2v.optimizers.runge_kutta", "w2v.optimizers.schedules", "w2v.optimizers",

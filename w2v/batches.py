@@ -62,7 +62,7 @@ class EncodedCorpus:
         self.sentence_ends = np.asarray(ends, dtype=np.int64)
         self.n_ids = written
         self.n_chunks = len(self.chunk_starts) - 1
-        bounds = np.concatenate([[0], self.sentence_ends[np.asarray(self.chunk_starts[1:]) - 1]])
+        bounds = np.concatenate([[0], self.sentence_ends[np.asarray(self.chunk_starts[1:], np.int64) - 1]])
         self.max_chunk_ids = int(np.diff(bounds).max()) if self.n_chunks else 0
 
     def chunk(self, c: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,8 @@ import math
 import sys
 import time
 
+from w2v.io.files import open_log
+
 
 class Callback:
     """Per-epoch hook, on every backend. Subclass and override `on_epoch_end`."""
@@ -55,7 +57,7 @@ class Reporter:
         self.bar = tqdm(total=total_words, unit="word", unit_scale=True, disable=not show,
                         smoothing=0.1, dynamic_ncols=True, mininterval=0.5)
         self.show = show
-        self.log = open(log_json, "a", buffering=1, encoding="utf-8") if log_json else None
+        self.log = open_log(log_json) if log_json else None
         self.done = start.words if start else 0.0
         self.started = self.epoch_started = time.perf_counter()
         self.epoch_words = 0.0
@@ -110,7 +112,10 @@ class Reporter:
         return logs
 
     def _write(self, record: dict) -> None:
-        self.log.write(json.dumps(record) + "\n")
+        # JSON has no NaN: an undefined score (no question answerable) is written as null
+        clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                 for k, v in record.items()}
+        self.log.write(json.dumps(clean, allow_nan=False) + "\n")
 
     def close(self) -> None:
         self.bar.close()

@@ -26,11 +26,8 @@ import numpy as np
 
 from w2v.config import TrainConfig
 from w2v.errors import FormatError
-from w2v.model_file import read_trained, write_trained
+from w2v.model_file import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, read_trained, write_trained
 from w2v.vocab import Vocabulary
-
-CHECKPOINT_FORMAT = "w2v checkpoint"
-CHECKPOINT_VERSION = 2  # 2: positions count the driver's spans; streams always saved
 
 
 @dataclass
@@ -100,7 +97,7 @@ class Checkpoint:
     @classmethod
     def load(cls, path) -> "Checkpoint":
         """A checkpoint written by `save`; w2v.FormatError if the file is not a valid one."""
-        saved = read_trained(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+        saved = read_trained(path, {CHECKPOINT_FORMAT: CHECKPOINT_VERSION})
         meta, arrays = saved.meta, saved.arrays
         try:
             streams = arrays["streams"].view(np.uint64).reshape(-1, 2)

@@ -10,13 +10,13 @@ Bad input ends with one line on stderr and a non-zero exit status (2 for usage e
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import warnings
 from pathlib import Path
 
 from w2v.config import BACKENDS, CUDA_UPDATES, OPTIMIZERS, TrainConfig
 from w2v.errors import ClusterError, ConfigError, GpuUnavailableError
-from w2v.io.files import check_output
+from w2v.io.files import check_outputs, output_target, resolved
 from w2v.stopping import Interrupted, stop_requests
 
 DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
@@ -150,6 +150,8 @@ def cluster_from_args(args, parser):
                        CLUSTER_TIMEOUT if args.cluster_timeout is None else args.cluster_timeout)
     try:
         return spec.validated()
+    except ConfigError as err:
+        flag_error(parser, err)
     except ValueError as err:
         parser.exit(2, f"w2v-train: error: {err}\n")
 
@@ -195,7 +197,9 @@ def main(argv=None) -> int:
     cluster = cluster_from_args(args, parser)
     ray_spec = ray_from_args(args, parser, config)
     try:
-        with stop_requests():  # before any work: a signal from here on ends with one line
+        with stop_requests(), warnings.catch_warnings():  # before any work: a signal from
+            # here on ends with one line; warnings are one line each, under -q too
+            warnings.showwarning = _warning_line
             return _run(args, corpus, config, cluster, ray_spec)
     except Interrupted as stop:
         print(f"w2v-train: {stop}", file=sys.stderr)
@@ -205,27 +209,36 @@ def main(argv=None) -> int:
         return 1
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"w2v-train: warning: {message}", file=sys.stderr)
+
+
 def _run(args, corpus, config, cluster, ray_spec) -> int:
     if args.resume:
         return _resume(args, cluster, ray_spec)
     output = args.output or Path("vectors.txt")
-    check_output(output, corpus)
-    for extra in (args.log_json, args.checkpoint):
-        if extra:
-            check_output(extra, corpus + [output])
+    check_outputs({"-o": output, "--checkpoint": args.checkpoint, "--log-json": args.log_json},
+                  inputs=corpus + ([args.vocab] if args.vocab else []))
     from w2v.trainer import train
 
     strategy, chief = _strategy(cluster)
     vectors, summary = train(
         corpus, config, progress=not args.quiet and chief, log_json=args.log_json,
         evaluate=args.eval, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-        checkpoint_extra={"output": str(output.resolve()), "binary": args.binary},
-        strategy=strategy, vocab=args.vocab, ray=ray_spec)
+        checkpoint_extra={"output": str(resolved(output)), "binary": args.binary},
+        strategy=strategy, vocab=args.vocab, ray=ray_spec,
+        on_finish=_writer(output, args.binary) if chief else None)
     if not chief:
         return _not_chief(args, strategy)
-    vectors.save_word2vec_format(output, binary=args.binary)
     _report(args, summary, vectors, output)
     return 0
+
+
+def _writer(output: Path, binary: bool):
+    """What w2v-train does with the trained vectors, before the final checkpoint."""
+    def write(vectors) -> None:
+        vectors.save_word2vec_format(output, binary=binary)
+    return write
 
 
 def ray_from_args(args, parser, config):
@@ -285,39 +298,54 @@ def _not_chief(args, strategy) -> int:
 
 
 def _resume(args, cluster=None, ray_spec=None) -> int:
-    """w2v-train --resume PATH: go on, then write the vectors where the run said."""
+    """w2v-train --resume PATH: go on, then write the vectors where -o says, or where the
+    run said if that lies beside the checkpoint (a checkpoint is data: it never chooses
+    a place to write elsewhere)."""
     from w2v.checkpoint import Checkpoint
     from w2v.trainer import resume
 
-    saved = Checkpoint.load(args.resume).extra
-    output = args.output or Path(saved.get("output", "vectors.txt"))
-    binary = args.binary or bool(saved.get("binary", False))
-    check_output(output, [args.resume])
+    state = Checkpoint.load(args.resume)
+    output = args.output or _stored_output(args.resume, state.extra)
+    binary = args.binary or state.extra.get("binary") is True
+    check_outputs({"-o": output, "--log-json": args.log_json},
+                  inputs=[args.resume] + [stamp.path for stamp in state.corpus])
     strategy, chief = _strategy(cluster)
     vectors, summary = resume(args.resume, progress=not args.quiet and chief,
                               log_json=args.log_json, evaluate=args.eval, strategy=strategy,
-                              ray=ray_spec)
+                              ray=ray_spec, on_finish=_writer(output, binary) if chief else None)
     if not chief:
         return _not_chief(args, strategy)
     if summary is None:
-        if output.exists():
+        if output.exists() and not output_target(output).stream:
             print(f"w2v-train: checkpoint {args.resume} is of a finished run; its vectors are "
                   f"in {output}: nothing to do", file=sys.stderr)
             return 0
         print(f"w2v-train: checkpoint {args.resume} is of a finished run; writing its "
               f"vectors to {output}", file=sys.stderr)
-    vectors.save_word2vec_format(output, binary=binary)
-    if summary is not None:
-        _report(args, summary, vectors, output)
+        vectors.save_word2vec_format(output, binary=binary)
+        return 0
+    _report(args, summary, vectors, output)
     return 0
 
 
+def _stored_output(checkpoint: Path, extra: dict) -> Path:
+    """The vectors' path the checkpoint names, if it is a file name in the checkpoint's own
+    folder; else ValueError saying to pass -o."""
+    stored = extra.get("output")
+    if not isinstance(stored, str) or not stored:
+        raise ValueError(f"checkpoint {str(checkpoint)!r} names no output: pass -o PATH")
+    if resolved(stored).parent != resolved(checkpoint).parent:
+        raise ValueError(f"checkpoint {str(checkpoint)!r} names {stored!r} for its vectors, "
+                         f"which is not beside it: pass -o PATH to say where they go")
+    return resolved(checkpoint).parent / Path(stored).name
+
+
 def _report(args, summary, vectors, output) -> None:
+    if summary.bad_bytes:  # a warning: shown under -q too
+        print(f"w2v-train: warning: {summary.bad_bytes:,} undecodable bytes were read as "
+              f"U+FFFD", file=sys.stderr)
     if args.quiet:
         return
-    if summary.bad_bytes:
-        print(f"warning: {summary.bad_bytes:,} undecodable bytes were read as U+FFFD",
-              file=sys.stderr)
     print(summary)
     if summary.traffic is not None:
         print(summary.traffic_line)

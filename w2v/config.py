@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import asdict, dataclass, fields
 
@@ -17,6 +18,21 @@ BACKENDS = ("auto", "keras", "numba", "cuda")
 CUDA_UPDATES = ("hogwild", "batched")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad",  # one gradient per step
               "euler", "midpoint", "heun", "ralston", "rk3", "rk4", "rk23", "rk45")  # Runge–Kutta
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+# each field's annotation -> its check, and the words an error uses
+_TYPE_CHECKS = {"int": _is_int, "float": _is_real, "str": lambda v: isinstance(v, str),
+                "bool": lambda v: isinstance(v, bool), "int | None": lambda v: v is None or _is_int(v)}
+_TYPE_NAMES = {"int": "an integer", "float": "a number", "str": "a string",
+               "bool": "True or False", "int | None": "an integer or None"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,10 @@ class TrainConfig:
 
     def validated(self) -> "TrainConfig":
         """Return self, or raise ConfigError naming the first bad field and its value."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not _TYPE_CHECKS[f.type](value):
+                raise ConfigError(f.name, f"must be {_TYPE_NAMES[f.type]}", value)
         checks = [
             ("dim", self.dim >= 1, "must be at least 1"),
             ("window", self.window >= 1, "must be at least 1"),
@@ -71,6 +91,9 @@ class TrainConfig:
             ("cuda_updates", self.cuda_updates in CUDA_UPDATES,
              f"must be one of {', '.join(CUDA_UPDATES)}"),
             ("max_sentence_length", self.max_sentence_length >= 2, "must be at least 2"),
+            ("window", self.window <= self.max_sentence_length,
+             f"must be at most max_sentence_length ({self.max_sentence_length:,}): no "
+             f"sentence is longer"),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -86,8 +109,10 @@ class TrainConfig:
 
     @property
     def worker_threads(self) -> int:
-        """Threads to use: `threads`, or every core when it is 0."""
-        return self.threads or os.cpu_count() or 1
+        """Threads to use: `threads`, or every core when it is 0; never more than the cores
+        (more cannot help a CPU-bound kernel: w2v.trainer warns when it caps them)."""
+        cores = os.cpu_count() or 1
+        return min(self.threads or cores, cores)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -45,9 +45,13 @@ def drive(backend: Backend, config: TrainConfig, reporter, start: Position | Non
     """Train `backend` through config.epochs epochs, from `start` (a resumed run's
     Position) or the beginning; returns the last epoch's mean loss per pair.
 
-    reporter: a w2v.callbacks.Reporter. Raises Interrupted when SIGINT or SIGTERM stops
-    the run (after checkpointing, when there is a plan), FloatingPointError when the loss
-    diverges (from the reporter, before anything is saved)."""
+    reporter: a w2v.callbacks.Reporter. checkpoint: saved every `every_minutes`, at the end
+    of every epoch but the last, and at a stop; the run's end is the caller's to save,
+    after its outputs (w2v.trainer writes the vectors first, then the finished checkpoint).
+    A stop asked during the run's last span lets it finish. Raises Interrupted when SIGINT
+    or SIGTERM stops the run (after checkpointing, when there is a plan),
+    FloatingPointError when the loss diverges (from the reporter, before anything is
+    saved)."""
     bounds = [int(b) for b in backend.span_bounds]
     spans, per_epoch = len(bounds) - 1, bounds[-1]
     schedule = Schedule(config.alpha, config.min_alpha, per_epoch * config.epochs)
@@ -98,12 +102,12 @@ def drive(backend: Backend, config: TrainConfig, reporter, start: Position | Non
             logs = reporter.epoch_end(epoch, loss, schedule(base + per_epoch),
                                       lambda: backend.tables()[0].copy())
             backend.end_epoch(epoch, logs)
-            last = epoch + 1 == config.epochs
+            if epoch + 1 == config.epochs:
+                break  # the run's end: the caller writes its outputs, then the last checkpoint
             save(lambda: Position(epoch=epoch + 1, words=reporter.done,
                                   history=list(reporter.history),
                                   backend_state=backend.state()), due=True)
-            if stops.signum is not None and not last:  # a stop asked in the last span of
-                # the run lets it finish: the checkpoint just written is of a finished run
+            if stops.signum is not None:
                 raise Interrupted(stops.signum, checkpoint and checkpoint.path,
                                   round(reporter.done))
     return loss

@@ -11,8 +11,13 @@ import numpy as np
 
 from w2v.config import TrainConfig
 from w2v.errors import FormatError
-from w2v.io.formats import read_model, write_model
+from w2v.io.formats import check_words, read_model, write_model
 from w2v.vocab import Vocabulary
+
+MODEL_FORMAT, MODEL_VERSION = "w2v model", 1  # Word2Vec.save
+CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "w2v checkpoint", 2  # 2: positions count the
+# driver's spans, and the epoch's streams are always saved
+TRAINED_KINDS = {MODEL_FORMAT: MODEL_VERSION, CHECKPOINT_FORMAT: CHECKPOINT_VERSION}
 
 
 @dataclass
@@ -37,13 +42,19 @@ def write_trained(path, config: TrainConfig, vocab: Vocabulary, input_vectors: n
                  "corpus_words": vocab.corpus_words, **(meta or {})})
 
 
-def read_trained(path, kind: str, version: int) -> TrainedFile:
-    """A model or checkpoint file, validated. kind and version: what its settings must say
-    it is. FormatError for anything inconsistent (settings, vocabulary, table shapes and
-    dtypes, NaN)."""
+def read_trained(path, kinds: dict[str, int]) -> TrainedFile:
+    """A model or checkpoint file, validated. kinds: what its settings may say it is, each
+    kind with its version ({"w2v model": 1}). FormatError for anything inconsistent
+    (settings, vocabulary, words the formats cannot hold, table shapes and dtypes, NaN)."""
     arrays, words, meta = read_model(path)
-    if meta.get("format") != kind or meta.get("version") != version:
-        raise FormatError(f"{path}: not a version-{version} {kind} file")
+    kind = meta.get("format")
+    if kind not in kinds or meta.get("version") != kinds[kind]:
+        wanted = " or ".join(f"version-{v} {k}" for k, v in kinds.items())
+        raise FormatError(f"{path}: not a {wanted} file")
+    try:
+        check_words(words)
+    except ValueError as error:
+        raise FormatError(f"{path}: {error}") from None
     try:
         config = TrainConfig(**meta["config"]).validated()
         counts = arrays.pop("counts")

@@ -33,19 +33,20 @@ class Interrupted(Exception):
     words: corpus words trained when it stopped; at_once: a second signal stopped the run
     without waiting for the span in flight."""
 
-    def __init__(self, signum: int, checkpoint=None, words: int = 0, at_once: bool = False):
+    def __init__(self, signum: int, checkpoint=None, words: int = 0, at_once: bool = False,
+                 stage: str | None = None):
         self.signum, self.checkpoint, self.words, self.at_once = signum, checkpoint, words, at_once
         name = signal.Signals(signum).name
         if at_once:
             what = f"stopped at once by a second {name}; no checkpoint written"
+        elif stage is not None:
+            what = f"stopped by {name} {stage}"
         elif checkpoint is not None:
             what = (f"stopped by {name} after {words:,} words; checkpoint written to "
                     f"{checkpoint}: resume with `w2v-train --resume {checkpoint}`")
-        elif words:
+        else:
             what = (f"stopped by {name} after {words:,} words; nothing written (with "
                     f"--checkpoint PATH a stopped run can be resumed)")
-        else:
-            what = f"stopped by {name} before training began; nothing written"
         super().__init__(what)
 
     @property
@@ -55,17 +56,21 @@ class Interrupted(Exception):
 
 class StopRequests:
     """What the handlers saw: `signum` is the first stop asked for while deferred, else
-    None."""
+    None. `stage` says, in the message of a stop outside `deferred()`, where the program was
+    and what it left (the caller sets it as it goes: starting, writing the vectors, ...)."""
 
     def __init__(self):
         self.signum: int | None = None
+        self.stage = "before training began; nothing written"
         self._deferring = 0
 
     def handle(self, signum, frame) -> None:
         if self._deferring and self.signum is None:
             self.signum = signum  # the driver stops after the span in flight
             return
-        raise Interrupted(signum, at_once=self.signum is not None)
+        if self.signum is not None:
+            raise Interrupted(signum, at_once=True)
+        raise Interrupted(signum, stage=self.stage)
 
     @contextlib.contextmanager
     def deferred(self):

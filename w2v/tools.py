@@ -61,10 +61,10 @@ def vocab_main(argv=None) -> int:
 
     def body(_):
         from w2v.config import TrainConfig
-        from w2v.io.files import check_output
+        from w2v.io.files import check_outputs
         from w2v.prepare import build_vocabulary, sentences_of
 
-        check_output(args.output, args.corpus)
+        check_outputs({"-o": args.output}, inputs=args.corpus)
         config = TrainConfig(min_count=args.min_count, max_vocab_size=args.max_vocab_size)
         vocab = build_vocabulary(sentences_of(args.corpus, config), config)
         vocab.save(args.output)
@@ -149,8 +149,11 @@ def eval_main(argv=None) -> int:
 _TERM = re.compile(r"([+-]?)([^+-]+)")
 
 
-def parse_query(query: str) -> tuple[list[str], list[str]]:
-    """'king-man+woman' -> (['king', 'woman'], ['man']); 'whale' -> (['whale'], [])."""
+def parse_query(query: str, vocabulary=()) -> tuple[list[str], list[str]]:
+    """'king-man+woman' -> (['king', 'woman'], ['man']); 'whale' -> (['whale'], []).
+    A query that is itself a word of `vocabulary` ('well-known') is that word, whole."""
+    if query in vocabulary:
+        return [query], []
     positive, negative = [], []
     for sign, word in _TERM.findall(query):
         (negative if sign == "-" else positive).append(word)
@@ -160,7 +163,9 @@ def parse_query(query: str) -> tuple[list[str], list[str]]:
 def similar_main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog="w2v-similar", description="Nearest neighbours of words (cosine); a query "
-        "such as king-man+woman is an analogy (3CosAdd).")
+        "such as king-man+woman is an analogy (3CosAdd). A query that is a word of the "
+        "vocabulary as it stands (well-known) is looked up whole, before + and - are read "
+        "as arithmetic.")
     p.add_argument("vectors", type=Path, help="word2vec text/binary file or model file")
     p.add_argument("words", nargs="+", metavar="WORD", help="a word, or words joined by + and -")
     p.add_argument("-n", "--topn", type=int, default=10, help="neighbours per query (default 10)")
@@ -170,11 +175,12 @@ def similar_main(argv=None) -> int:
 
     def body(_):
         vectors = _load(args.vectors)
-        unknown = [w for q in args.words for w in sum(parse_query(q), []) if w not in vectors]
+        unknown = [w for q in args.words for w in sum(parse_query(q, vectors), [])
+                   if w not in vectors]
         if unknown:
             raise ValueError(f"not in the vocabulary of {args.vectors}: {', '.join(unknown)}")
         for query in args.words:
-            positive, negative = parse_query(query)
+            positive, negative = parse_query(query, vectors)
             print(query)
             for word, score in vectors.most_similar(positive, negative, topn=args.topn):
                 print(f"  {score:.4f}  {word}")
@@ -215,13 +221,9 @@ def plot_main(argv=None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from w2v.io.files import atomic_write
+        from w2v.io.files import atomic_write, check_outputs
 
-        if args.output.resolve() == args.vectors.resolve():
-            raise ValueError(f"output {str(args.output)!r} is the vectors file: refusing to "
-                             "overwrite it")
-        if not args.output.parent.is_dir():
-            raise ValueError(f"output directory does not exist: {str(args.output.parent)!r}")
+        check_outputs({"-o": args.output}, inputs=[args.vectors])
         vectors = _load(args.vectors)
         unknown = [w for w in args.words if w not in vectors]
         if unknown:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,8 @@ from w2v.checkpoint import Checkpoint, CorpusStamp, Position
 from w2v.config import TrainConfig
 from w2v.driver import CheckpointPlan, TrainSummary, drive
 from w2v.io.corpus import Corpus, expand_paths
-from w2v.prepare import build_vocabulary, encode, sentences_of
+from w2v.io.files import WriteError
+from w2v.prepare import build_vocabulary, check_memory, encode, sentences_of
 from w2v.stopping import stop_requests, stop_point
 from w2v.streams import initial_tables
 from w2v.vectors import Embeddings
@@ -57,7 +59,7 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False, cal
           model_class=None, optimizer_factory=None, log_json=None, evaluate: bool = False,
           checkpoint=None, checkpoint_every: float = 10.0, checkpoint_extra: dict | None = None,
           strategy=None, vocab: Vocabulary | str | os.PathLike | None = None, ray=None,
-          on_sync=None) -> tuple[Embeddings, TrainSummary]:
+          on_sync=None, on_finish=None) -> tuple[Embeddings, TrainSummary]:
     """Train word vectors on `corpus`: a path, a list of paths, or re-iterable sentences
     (lists of str tokens).
 
@@ -74,7 +76,10 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False, cal
     log and checkpoints. ray: a w2v.scaleout.ray_cluster.RaySpec to train the numba backend
     on a team of Ray actors (on_sync(sync, team): called after each sync). vocab: a
     Vocabulary, or a vocab.tsv (`w2v-vocab`), instead of counting the corpus (what the
-    workers of a cluster share; without one each counts the whole corpus).
+    workers of a cluster share; without one each counts the whole corpus). on_finish:
+    called with the trained Embeddings when training ends, before the finished checkpoint is
+    written (w2v-train writes the vectors there: a full disk at the checkpoint then costs no
+    training).
     Returns the input vectors as Embeddings, and a TrainSummary.
     """
     config = (config or TrainConfig()).validated()
@@ -87,19 +92,22 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False, cal
             check_checkpointable(sentences, config)
         if vocab is None:
             vocab = build_vocabulary(sentences, config)
-        elif not isinstance(vocab, Vocabulary):
-            vocab = Vocabulary.load(vocab)
+        else:
+            if not isinstance(vocab, Vocabulary):
+                vocab = Vocabulary.load(vocab)
+            check_memory(config, len(vocab))
         input_vectors, output_vectors, summary = fit(
             sentences, vocab, *initial_tables(len(vocab), config.dim, config.seed), config,
             progress=progress, callbacks=callbacks, log_json=log_json, evaluate=evaluate,
             model_class=model_class, optimizer_factory=optimizer_factory, started=started,
             checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-            checkpoint_extra=checkpoint_extra, strategy=strategy, ray=ray, on_sync=on_sync)
+            checkpoint_extra=checkpoint_extra, strategy=strategy, ray=ray, on_sync=on_sync,
+            on_finish=on_finish)
     return Embeddings(vocab.words, input_vectors), summary
 
 
 def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: bool = False,
-           checkpoint_every: float | None = None, strategy=None, ray=None
+           checkpoint_every: float | None = None, strategy=None, ray=None, on_finish=None
            ) -> tuple[Embeddings, TrainSummary | None]:
     """Go on with the run a checkpoint saved, writing further checkpoints to the same path.
 
@@ -108,7 +116,8 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
     checkpoint and ValueError when the corpus changed since it was written, or when the
     run was a cluster's and the cluster given differs. A Ray run resumes on a team of the
     same shape; ray: a RaySpec whose address names a running cluster to join (else a local
-    one starts) and whose workers, when not 0, must be the checkpoint's.
+    one starts) and whose workers, when not 0, must be the checkpoint's. on_finish: as
+    `train`'s (not called for a finished checkpoint).
     """
     with stop_requests() as stops:
         stop_point("start", stops)
@@ -141,7 +150,8 @@ def resume(path, progress: bool = False, callbacks=(), log_json=None, evaluate: 
             sentences_of(paths, state.config), state.vocab, state.input_vectors,
             state.output_vectors, state.config, progress=progress, callbacks=callbacks,
             log_json=log_json, evaluate=evaluate, checkpoint=path, checkpoint_every=every,
-            checkpoint_extra=state.extra, start=state.position, strategy=strategy, ray=ray)
+            checkpoint_extra=state.extra, start=state.position, strategy=strategy, ray=ray,
+            on_finish=on_finish)
     return Embeddings(state.vocab.words, input_vectors), summary
 
 
@@ -171,13 +181,16 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
         evaluate: bool = False, model_class=None, optimizer_factory=None,
         started: float | None = None, checkpoint=None, checkpoint_every: float = 10.0,
         checkpoint_extra: dict | None = None, start: Position | None = None, strategy=None,
-        ray=None, on_sync=None) -> tuple[np.ndarray, np.ndarray, TrainSummary]:
+        ray=None, on_sync=None, on_finish=None) -> tuple[np.ndarray, np.ndarray, TrainSummary]:
     """Train the (V, d) float32 tables on `sentences` (ids from `vocab`), the learning rate
     falling from alpha to min_alpha over this call's epochs; returns the trained tables
-    (the numba backend updates the given arrays in place) and a TrainSummary.
-    checkpoint, checkpoint_every, checkpoint_extra, strategy, ray, on_sync: see `train`;
-    start: a resumed run's Position."""
+    (updated in place) and a TrainSummary. checkpoint, checkpoint_every, checkpoint_extra,
+    strategy, ray, on_sync, on_finish: see `train`; start: a resumed run's Position."""
     started = started or time.perf_counter()
+    if config.threads > config.worker_threads:
+        warnings.warn(f"threads={config.threads}: this machine has {config.worker_threads} "
+                      f"cores, and more threads cannot speed up the kernels; using "
+                      f"{config.worker_threads}", stacklevel=2)
     keras_callbacks = [c for c in callbacks if is_keras_callback(c)]
     backend_name = "numba" if ray is not None else config.resolved_backend
     if keras_callbacks and backend_name != "keras":
@@ -193,7 +206,7 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
         progress, log_json, evaluate, checkpoint = False, None, False, None
     tables = (input_vectors, output_vectors)
     encoded = None
-    with stop_requests():
+    with stop_requests() as stops:
         if ray is not None:
             from w2v.scaleout.ray_cluster import RayTeam
             from w2v.scaleout.sync import SyncBackend
@@ -245,6 +258,21 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
             backend.close()
             if encoded is not None:
                 encoded.close()
+        if on_finish is not None:
+            stops.stage = "while writing the outputs; no partial file was left"
+            on_finish(Embeddings(vocab.words, input_vectors))
+        if plan is not None:  # the finished run, after the outputs it was for
+            stops.stage = (f"while writing the final checkpoint {checkpoint}; the outputs "
+                           f"were written")
+            finished = Checkpoint(config, vocab, input_vectors, output_vectors,
+                                  Position(epoch=config.epochs, words=reporter.done,
+                                           history=list(reporter.history)), stamps, extra)
+            try:
+                finished.save(checkpoint)
+            except OSError as error:
+                raise WriteError(error.errno, f"{error} (training finished and its outputs "
+                                              f"were written first: only the final checkpoint "
+                                              f"is missing)") from None
     words = round(reporter.done - (start.words if start else 0))
     first_epoch = start.epoch if start else 0
     summary = TrainSummary(

@@ -17,7 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from w2v.io.formats import is_model_file, read_model, read_word2vec, write_word2vec
+from w2v.io.formats import is_model_file, read_word2vec, write_word2vec
+from w2v.model_file import TRAINED_KINDS, read_trained
 
 RESTRICT_VOCAB = 300_000  # gensim's default for evaluations: the most frequent words only
 QUESTION_BATCH = 256  # analogy questions scored per matrix product
@@ -258,9 +259,9 @@ class Embeddings:
     @classmethod
     def load(cls, path) -> "Embeddings":
         """Vectors from a word2vec-format file or a model file (`Word2Vec.save`)."""
-        if is_model_file(path):
-            arrays, words, _ = read_model(path)
-            return cls(words, arrays["input_vectors"])
+        if is_model_file(path):  # a model or a checkpoint, validated as Word2Vec.load does
+            saved = read_trained(path, TRAINED_KINDS)
+            return cls(saved.vocab.words, saved.input_vectors)
         return cls.load_word2vec_format(path)
 
     def to_gensim(self):

@@ -20,6 +20,7 @@ import numpy as np
 
 from w2v.errors import FormatError
 from w2v.io.files import atomic_write
+from w2v.io.formats import check_words
 
 VOCAB_HEADER = "# w2v vocabulary 1"
 
@@ -47,6 +48,7 @@ class Vocabulary:
         counter: Counter[str] = Counter()
         for sentence in sentences:
             counter.update(sentence)
+        check_words(counter)
         kept = sorted(((w, c) for w, c in counter.items() if c >= min_count),
                       key=lambda wc: (-wc[1], wc[0]))
         if max_vocab_size is not None:
@@ -63,6 +65,7 @@ class Vocabulary:
         counter: Counter[str] = Counter()
         for sentence in sentences:
             counter.update(sentence)
+        check_words(counter)
         counts = self.counts.copy()
         for word, count in counter.items():
             if word in self.index:
@@ -119,16 +122,16 @@ class Vocabulary:
         words, counts = [], []
         for number, line in enumerate(body, start=2):
             word, tab, count = line.partition("\t")
-            if not tab or not word or any(c.isspace() for c in word) or not count.isdigit() \
-                    or int(count) < 1:
+            if not tab or not word or any(c.isspace() for c in word) or not count.isascii() \
+                    or not count.isdigit() or not 1 <= int(count) < 2 ** 63:
                 raise FormatError(f"vocabulary {str(path)!r} line {number}: expected "
                                   f"word<TAB>count, got {line[:60]!r}")
             words.append(word)
             counts.append(int(count))
         if len(set(words)) != len(words) or counts != sorted(counts, reverse=True) \
-                or sum(counts) > corpus_words or not words:
+                or sum(counts) > corpus_words or not words or corpus_words >= 2 ** 63:
             raise FormatError(f"vocabulary {str(path)!r}: words must be unique, by falling "
-                              f"count, at least one, counting at most corpus_words")
+                              f"count, at least one, counting at most corpus_words (< 2^63)")
         return cls(words, np.array(counts, dtype=np.int64), corpus_words)
 
     @property

@@ -21,12 +21,10 @@ import numpy as np
 
 from w2v.config import TrainConfig
 from w2v.errors import FormatError
-from w2v.model_file import read_trained, write_trained
+from w2v.model_file import MODEL_FORMAT, MODEL_VERSION, read_trained, write_trained
 from w2v.vectors import Embeddings
 from w2v.vocab import Vocabulary
 
-MODEL_FORMAT = "w2v model"
-MODEL_VERSION = 1
 
 
 class Word2Vec:
@@ -138,7 +136,7 @@ class Word2Vec:
     @classmethod
     def load(cls, path) -> "Word2Vec":
         """A model written by `save`; w2v.FormatError if the file is not one."""
-        saved = read_trained(path, MODEL_FORMAT, MODEL_VERSION)
+        saved = read_trained(path, {MODEL_FORMAT: MODEL_VERSION})
         meta = saved.meta
         model = cls.__new__(cls)
         model.config, model.callbacks, model.progress, model.summaries = saved.config, [], False, []

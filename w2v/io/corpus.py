@@ -4,7 +4,12 @@
 >>> corpus = Corpus(["data/novels.txt.gz"])
 >>> first = next(iter(corpus))          # a list of str tokens
 
-- .gz, .bz2 and .xz files are read transparently (recognised by their magic bytes);
+- .gz, .bz2 and .xz files are read transparently, recognised by their full magic (gzip's
+  header with its deflate method, bzip2's "BZh", block size and block or end-of-stream
+  marker, xz's six bytes), never by a name or a plain text's first letters; a truncated or
+  corrupt archive ends with one ValueError naming the file;
+- a UTF-8 byte order mark at a file's start is dropped;
+- a file named twice (or reached through two names) is read once, with a warning;
 - a directory stands for the files inside it (sorted by name, not recursive);
 - a line longer than `max_sentence_length` tokens (text8 is one 100 MB line) is cut into
   sentences of at most that many tokens while it streams: no line is ever held whole;
@@ -21,27 +26,46 @@ import gzip
 import lzma
 import os
 import re
+import warnings
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 BLOCK_BYTES = 1 << 20  # read size: large enough to amortise Python overhead, small in memory
-_MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+# the compressed formats, by their full magic: a regular expression over a file's first bytes
+_FORMATS = ((re.compile(rb"\x1f\x8b\x08", re.S), "gzip", gzip.open),
+            (re.compile(rb"BZh[1-9](\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)",
+                        re.S), "bzip2", bz2.open),
+            (re.compile(rb"\xfd7zXZ\x00", re.S), "xz", lzma.open))
+_ARCHIVE_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
+BOM = "\ufeff"
 MAX_BAD_SHARE = 0.1  # more undecodable bytes than this at a file's start: not a text file
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how surrogateescape marks an undecodable byte
 ALIGN_BYTES = 1 << 16  # how far past a shard's nominal start to look for a newline
 _SPACE = re.compile(rb"[ \t\n\r\f\v]")
 
 
+class CorpusWarning(UserWarning):
+    """Something about the corpus a user should know, that does not stop training."""
+
+
 def expand_paths(paths) -> list[Path]:
-    """Files named by `paths` (str or Path, files or directories), in order.
+    """Files named by `paths` (str or Path, files or directories), in order, each once.
 
     Raises FileNotFoundError for a path that does not exist and ValueError for a directory
-    with no files in it.
+    with no files in it or a loop of symbolic links. A file named twice (or through a link
+    or a directory) is kept once, with a CorpusWarning.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files: list[Path] = []
     for path in map(Path, paths):
+        try:
+            path.resolve(strict=True)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"corpus file not found: {str(path)!r}") from None
+        except (RuntimeError, OSError):
+            raise ValueError(f"corpus {str(path)!r} is a loop of symbolic links") from None
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
             if not inside:
@@ -50,24 +74,32 @@ def expand_paths(paths) -> list[Path]:
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"corpus file not found: {str(path)!r}")
-    return files
+            raise ValueError(f"corpus {str(path)!r} is not a regular file or a directory")
+    first: dict[Path, Path] = {}
+    unique = []
+    for path in files:
+        real = path.resolve()
+        if real in first:
+            warnings.warn(f"corpus file {str(path)!r} is named twice (also as "
+                          f"{str(first[real])!r}): reading it once", CorpusWarning, stacklevel=2)
+            continue
+        first[real] = path
+        unique.append(path)
+    return unique
 
 
-def open_binary(path: Path):
-    """Open `path` for binary reading, decompressing by its magic bytes."""
+def compression(path: Path) -> tuple[str, object] | None:
+    """(format name, opener) of a compressed file, by its magic; None for plain text."""
     with open(path, "rb") as probe:
-        head = probe.read(6)
-    for magic, opener in _MAGIC:
-        if head.startswith(magic):
-            return opener(path, "rb")
-    return open(path, "rb")
+        head = probe.read(10)
+    for magic, name, opener in _FORMATS:
+        if magic.match(head):
+            return name, opener
+    return None
 
 
 def is_compressed(path: Path) -> bool:
-    with open(path, "rb") as probe:
-        head = probe.read(6)
-    return any(head.startswith(magic) for magic, _ in _MAGIC)
+    return compression(path) is not None
 
 
 def cut_point(path: Path, offset: int) -> int:
@@ -177,12 +209,19 @@ class Corpus:
     def _decoded_blocks(self, piece) -> Iterator[str]:
         path, start, end = piece
         decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
-        with (open_binary(path) if end < 0 else _Range(path, start, end)) as stream:
+        found = compression(path) if end < 0 else None  # a byte range is of a plain file
+        if found:
+            stream = found[1](path, "rb")
+        else:
+            stream = _Range(path, start, end) if end >= 0 else open(path, "rb")
+        with stream:
             first = True
-            while block := stream.read(BLOCK_BYTES):
+            while block := _read(stream, path, found):
                 text = decoder.decode(block)
                 if first:
                     _refuse_binary(path, block, text)
+                    if start == 0:
+                        text = text.removeprefix(BOM)
                     first = False
                 yield self._replace_bad_bytes(text)
             yield self._replace_bad_bytes(decoder.decode(b"", final=True))
@@ -214,6 +253,17 @@ class Corpus:
         if carry:
             pending.append(carry)
         yield from _cut(pending, limit)
+
+
+def _read(stream, path: Path, found) -> bytes:
+    """The next block of `stream`; a broken archive becomes one ValueError naming it."""
+    if not found:
+        return stream.read(BLOCK_BYTES)
+    try:
+        return stream.read(BLOCK_BYTES)
+    except _ARCHIVE_ERRORS as error:
+        raise ValueError(f"corpus file {str(path)!r} is a truncated or corrupt {found[0]} "
+                         f"archive ({error})") from None
 
 
 def _refuse_binary(path: Path, block: bytes, text: str) -> None:

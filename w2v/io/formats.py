@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -29,8 +30,34 @@ from w2v.io.files import atomic_write
 MODEL_MAGIC = b"PK\x03\x04"  # a zip archive: .npz
 
 
+_SPACE = re.compile(r"\s")
+
+
+def check_words(words) -> None:
+    """ValueError naming the first word the formats cannot hold: not a str, empty, holding
+    whitespace (a word is a run of non-space characters in every format), or not encodable
+    as UTF-8 (a lone surrogate). A corpus read from files never yields one; words given in
+    Python may."""
+    for word in words:
+        if not isinstance(word, str):
+            raise ValueError(f"word {word!r} is a {type(word).__name__}, not a str: tokens "
+                             f"must be strings")
+        if not word or _SPACE.search(word):
+            raise ValueError(f"word {word!r} is empty or holds whitespace: the vector "
+                             f"formats keep a word as a run of non-space characters")
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"word {word!r} is not valid Unicode (a lone surrogate): it "
+                             f"cannot be written as UTF-8") from None
+
+
 def write_word2vec(path, words: list[str], vectors: np.ndarray, binary: bool = False) -> None:
-    """Write (V, d) `vectors` for `words` in word2vec's format, atomically."""
+    """Write (V, d) `vectors` for `words` in word2vec's format, atomically; ValueError for
+    words the format cannot hold (`check_words`) or vectors that are not finite."""
+    check_words(words)
+    if len(set(words)) != len(words):
+        raise ValueError(f"refusing to write {path}: a word appears twice")
     if not np.isfinite(vectors).all():
         raise ValueError(f"refusing to write {path}: the vectors hold NaN or infinity")
     with atomic_write(path) as out:
@@ -54,20 +81,39 @@ def _header(f, path) -> tuple[int, int]:
     return n, dim
 
 
+def _read_word(f, path, record: int) -> bytes:
+    """The bytes up to the next space, which is consumed: a record's word, however long."""
+    start, parts = f.tell(), []
+    while True:
+        chunk = f.read(4096)
+        if not chunk:
+            raise FormatError(f"{path}: byte {start}: record {record} has no space after its "
+                              f"word")
+        space = chunk.find(b" ")
+        if space >= 0:
+            parts.append(chunk[:space])
+            f.seek(space + 1 - len(chunk), os.SEEK_CUR)
+            return b"".join(parts)
+        parts.append(chunk)
+
+
 def is_binary_word2vec(path) -> bool:
-    """Does `path` hold word2vec's binary format? (text: the first record parses as numbers)"""
+    """Does `path` hold word2vec's binary format? Text when the first record's word (of any
+    length) is followed by its `dim` numbers as decimal text on one line."""
     with open(path, "rb") as f:
-        _, dim = _header(f, path)
-        first = f.readline(64 + 32 * dim)
-    parts = first.split(b" ")
-    if len(parts) < 1 + dim:
-        return True
+        n, dim = _header(f, path)
+        if n == 0:
+            return False
+        try:
+            _read_word(f, path, 1)
+        except FormatError:
+            return False  # the text reader reports the bad record
+        line = f.read(32 * dim + 2).split(b"\n", 1)[0]
+    numbers = line.rstrip(b"\r ").split(b" ")
     try:
-        [float(p) for p in parts[1:1 + dim]]
-        first.decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
+        return len(numbers) != dim or not all(np.isfinite([float(x) for x in numbers]))
+    except ValueError:
         return True
-    return False
 
 
 def read_word2vec(path, binary: bool | None = None) -> tuple[list[str], np.ndarray]:
@@ -89,12 +135,7 @@ def read_word2vec(path, binary: bool | None = None) -> tuple[list[str], np.ndarr
         for i in range(n):
             if binary:
                 start = f.tell()
-                word = f.read(256)
-                space = word.find(b" ")
-                if space <= 0:
-                    raise FormatError(f"{path}: byte {start}: record {i + 1} has no word and "
-                                      "space within 256 bytes")
-                f.seek(start + space + 1)
+                token = _read_word(f, path, i + 1)
                 raw = f.read(4 * dim)
                 if len(raw) < 4 * dim:
                     raise FormatError(f"{path}: byte {start}: vector {i + 1} is cut short")
@@ -104,7 +145,6 @@ def read_word2vec(path, binary: bool | None = None) -> tuple[list[str], np.ndarr
                                       "infinity")
                 if f.read(1) not in (b"\n", b""):
                     f.seek(-1, os.SEEK_CUR)  # word2vec.c ends records with "\n"; tolerate none
-                token = word[:space]
             else:
                 line = f.readline()
                 parts = line.rstrip(b"\r\n").rstrip(b" ").split(b" ")

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from w2v.errors import ClusterError
+from w2v.errors import ClusterError, ConfigError
 from w2v.io.corpus import Corpus
 
 KINDS = ("mirrored", "multiworker")
@@ -63,21 +63,23 @@ class ClusterSpec:
     timeout: float = CLUSTER_TIMEOUT
 
     def validated(self) -> "ClusterSpec":
+        """Return self, or raise ConfigError naming the first bad field (as the CLI's flag
+        names it: distribute, devices, workers, worker_index, cluster_timeout)."""
         if self.kind not in KINDS:
-            raise ValueError(f"distribute must be one of {', '.join(KINDS)}, got {self.kind!r}")
+            raise ConfigError("distribute", f"must be one of {', '.join(KINDS)}", self.kind)
         if self.devices < 0:
-            raise ValueError(f"devices must be >= 0, got {self.devices}")
+            raise ConfigError("devices", "must be >= 0", self.devices)
         for address in self.workers:
             if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", address):
-                raise ValueError(f"workers must be host:port,host:port,..., got {address!r}")
+                raise ConfigError("workers", "must be host:port,host:port,...", address)
         if self.workers and not 0 <= self.index < len(self.workers):
-            raise ValueError(f"worker-index must be in 0..{len(self.workers) - 1}, "
-                             f"got {self.index}")
+            raise ConfigError("worker_index", f"must be in 0..{len(self.workers) - 1}",
+                              self.index)
         if self.kind == "multiworker" and not self.workers and "TF_CONFIG" not in os.environ:
             raise ValueError("--distribute multiworker needs the cluster: set TF_CONFIG, or give "
                              "--workers host:port,... and --worker-index")
         if not self.timeout > 0:
-            raise ValueError(f"cluster-timeout must be > 0 seconds, got {self.timeout}")
+            raise ConfigError("cluster_timeout", "must be > 0 seconds", self.timeout)
         return self
 
 
