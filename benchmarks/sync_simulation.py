@@ -45,7 +45,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     backend = SyncBackend(team, config, tables, workers, 1, sync_words, rule)
     try:
         loss = drive(backend, config, Reporter(backend.corpus_words * epochs, epochs,
-                                               vocabulary.words))
+                                               vocabulary.words)).final_loss
         stats = backend.traffic()
     finally:
         backend.close()

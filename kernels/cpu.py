@@ -158,47 +158,104 @@ def sgns_term(score, positive, lr):
 _sgns_term = njit(cache=True, nogil=True, inline="always")(sgns_term)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def sgns_update_cpu(center, targets, lr, input_vectors, output_vectors, scratch):
-    """One SGD step of the SGNS loss for one example, in place; returns its loss.
+NO_TREE = (np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int64))
+"""The `tree` argument of the trainers without hierarchical softmax: (codes, points,
+offsets) all empty (w2v.vocab.HuffmanTree holds a real one)."""
 
-    center: int; targets: (1 + K,) int32, the context word then K negatives; lr: float;
-    input_vectors, output_vectors: (V, d) float32 tables; scratch: (d + 1 + K,) float32.
-    Exactly w2v.sgns on a batch of one: every gradient is taken at the rows as they were
-    before the step, then the rows move (a target listed twice gets both updates).
+
+@njit(cache=True, nogil=True)
+def tree_depth(tree):
+    """The longest path of a (codes, points, offsets) tree; 0 for NO_TREE."""
+    offsets = tree[2]
+    depth = 0
+    for w in range(offsets.shape[0] - 1):
+        depth = max(depth, offsets[w + 1] - offsets[w])
+    return depth
+
+
+@njit(cache=True, nogil=True, inline="always")
+def fill_targets(word, negative, noise_state, accept, alias, tree, node_base, targets, labels):
+    """The targets of one prediction of `word`, in targets[:T] and labels[:T]; returns T.
+
+    Negative sampling (negative > 0): `word` itself (label 1), then `negative` noise words
+    drawn from noise_state, each ≠ word (label 0), as `fill_examples_cpu` draws them.
+    Hierarchical softmax (a tree, w2v.vocab.HuffmanTree): the inner nodes of word's path,
+    rows node_base + node of the output table, label 1 − code.
     """
-    dim = input_vectors.shape[1]
+    t = 0
+    if negative > 0:
+        targets[0] = word
+        draw_negatives(noise_state, accept, alias, word, targets[:1 + negative])
+        labels[0] = 1.0
+        for k in range(1, 1 + negative):
+            labels[k] = 0.0
+        t = 1 + negative
+    codes, points, offsets = tree
+    if offsets.shape[0] > 0:
+        for p in range(offsets[word], offsets[word + 1]):
+            targets[t] = node_base + points[p]
+            labels[t] = 1.0 - codes[p]
+            t += 1
+    return t
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, steps):
+    """One SGD step of w2v.heads' binary log-loss for one input vector, in place.
+
+    h: (d,) float32, the input vector (a row of the input table, or CBOW's mean); grad: (d,)
+    float32, receives −lr · ∂loss/∂h; targets: (T,) int32 rows of output_vectors; labels:
+    (T,) float32 (1 or 0); repeatable: how many leading targets may repeat (the noise
+    words: the tree's nodes never do); steps: (>= T,) float32 scratch. Every score is taken
+    at the rows as they were before the step, then the rows move (a target listed twice
+    gets both updates). Returns the loss.
+    """
+    dim = h.shape[0]
     n_targets = targets.shape[0]
-    grad_input = scratch[:dim]
-    step = scratch[dim:]  # per target: −lr · ∂loss/∂s
     loss = 0.0
     repeated = False
     for k in range(n_targets):
         t = targets[k]
-        for m in range(k):
-            repeated |= targets[m] == t
+        if k < repeatable:
+            for m in range(k):
+                repeated |= targets[m] == t
         score = np.float32(0.0)
         for j in range(dim):
-            score += input_vectors[center, j] * output_vectors[t, j]
-        term, step[k] = _sgns_term(score, k == 0, lr)
+            score += h[j] * output_vectors[t, j]
+        term, steps[k] = _sgns_term(score, labels[k] > 0.5, lr)
         loss += term
     for j in range(dim):
-        grad_input[j] = 0.0
+        grad[j] = 0.0
     if repeated:  # a row listed twice: all gradients first, then all updates
         for k in range(n_targets):
             for j in range(dim):
-                grad_input[j] += step[k] * output_vectors[targets[k], j]
+                grad[j] += steps[k] * output_vectors[targets[k], j]
         for k in range(n_targets):
             for j in range(dim):
-                output_vectors[targets[k], j] += step[k] * input_vectors[center, j]
+                output_vectors[targets[k], j] += steps[k] * h[j]
     else:  # the common case: one pass per row
         for k in range(n_targets):
             t = targets[k]
             for j in range(dim):
-                grad_input[j] += step[k] * output_vectors[t, j]
-                output_vectors[t, j] += step[k] * input_vectors[center, j]
+                grad[j] += steps[k] * output_vectors[t, j]
+                output_vectors[t, j] += steps[k] * h[j]
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sgns_update_cpu(center, targets, labels, repeatable, lr, input_vectors, output_vectors,
+                    scratch):
+    """One SGD step for one (input word, targets) example, in place; returns its loss.
+
+    center: int, the input row; targets, labels, repeatable: as `head_update_cpu`; scratch:
+    (d + T,) float32. Exactly w2v.heads on a batch of one (negative sampling: w2v.sgns).
+    """
+    dim = input_vectors.shape[1]
+    grad = scratch[:dim]
+    loss = head_update_cpu(input_vectors[center], grad, targets, labels, repeatable, lr,
+                           output_vectors, scratch[dim:])
     for j in range(dim):
-        input_vectors[center, j] += grad_input[j]
+        input_vectors[center, j] += grad[j]
     return loss
 
 
@@ -209,32 +266,45 @@ def sgns_examples_cpu(examples, lr_start, lr_end, input_vectors, output_vectors)
     The unfused reference path of the numba backend (and what its tests compare with):
     returns the summed loss.
     """
-    scratch = np.empty(input_vectors.shape[1] + examples.shape[1] - 1, dtype=np.float32)
+    n_targets = examples.shape[1] - 1
+    scratch = np.empty(input_vectors.shape[1] + n_targets, dtype=np.float32)
+    labels = np.zeros(n_targets, dtype=np.float32)
+    labels[0] = 1.0
     n = examples.shape[0]
     loss = 0.0
     for i in range(n):
         lr = lr_start + (lr_end - lr_start) * (i / n)
-        loss += sgns_update_cpu(examples[i, 0], examples[i, 1:], lr, input_vectors,
-                                output_vectors, scratch)
+        loss += sgns_update_cpu(examples[i, 0], examples[i, 1:], labels, n_targets, lr,
+                                input_vectors, output_vectors, scratch)
     return loss
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def sgns_train_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negative,
-                   input_vectors, output_vectors, lr_start, lr_end, pair_state, noise_state):
-    """The fused trainer: subsample, windows, negatives and SGD updates in one pass.
+def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
+                   output_vectors, lr_start, lr_end, pair_state, noise_state):
+    """The fused skip-gram trainer, per pair: subsample, windows, targets and SGD updates in
+    one pass.
 
-    ids: (N,) int32 whole sentences; sentence_ends: (S,) int64; keep_prob: (V,) float32;
-    accept, alias: (V,) noise alias table; input_vectors, output_vectors: (V, d) float32,
-    updated in place (Hogwild when several threads share them); lr linear from lr_start at
-    the first word to lr_end after the last; pair_state, noise_state: (1,) uint64 streams.
-    Draws exactly what `skipgram_pairs_cpu` + `fill_examples_cpu` draw from the same
-    streams, so it trains on the same examples as the batch path. Returns (pairs, loss sum).
+    ids: (N,) int32 whole sentences; sentence_ends: (S,) int64; sampling: (keep_prob (V,)
+    float32, accept (V,) float32, alias (V,) int32), the subsampling rule and the noise
+    alias table; tree: a Huffman tree's (codes, points, offsets) for hierarchical softmax,
+    or NO_TREE; input_vectors (V, d) and output_vectors (V + tree nodes, d) float32, updated
+    in place (Hogwild when several threads share them); lr linear from lr_start at the
+    first word to lr_end after the last; pair_state, noise_state: (1,) uint64 streams.
+    Each (center, context) pair is one example: the center's input row predicts the
+    context word (its noise words; its path). Without a tree it draws exactly what
+    `skipgram_pairs_cpu` + `fill_examples_cpu` draw from the same streams, so it trains on
+    the same examples as the batch path. Returns (pairs, loss sum).
     """
+    keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
+    node_base = keep_prob.shape[0]
     kept = np.empty(max(n_ids, 1), dtype=np.int32)
-    targets = np.empty(1 + negative, dtype=np.int32)
-    scratch = np.empty(input_vectors.shape[1] + 1 + negative, dtype=np.float32)
+    most = 1 + negative + tree_depth(tree)
+    targets = np.empty(most, dtype=np.int32)
+    labels = np.empty(most, dtype=np.float32)
+    scratch = np.empty(input_vectors.shape[1] + most, dtype=np.float32)
+    repeatable = 1 + negative if negative > 0 else 0
     n_pairs = 0
     loss = 0.0
     start = 0
@@ -247,25 +317,26 @@ def sgns_train_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negativ
             for j in range(lo, hi):
                 if j == i:
                     continue
-                targets[0] = kept[j]
-                draw_negatives(noise_state, accept, alias, kept[j], targets)
-                loss += sgns_update_cpu(kept[i], targets, lr, input_vectors, output_vectors,
-                                        scratch)
+                t = fill_targets(kept[j], negative, noise_state, accept, alias, tree,
+                                 node_base, targets, labels)
+                loss += sgns_update_cpu(kept[i], targets[:t], labels[:t], repeatable, lr,
+                                        input_vectors, output_vectors, scratch)
                 n_pairs += 1
         start = end
     return n_pairs, loss
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def sgns_window_update_cpu(inputs, targets, lr, input_vectors, output_vectors, steps, grads):
+def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_vectors, steps,
+                           grads):
     """One SGD step on a window: every input row against the same targets (HogBatch).
 
-    inputs: (m,) int32, the window's context words (input rows); targets: (1 + K,) int32,
-    the center word then K negatives shared by the window; steps: (>= m, 1 + K) float32 and
-    grads: (>= m, d) float32 scratch. Exactly w2v.sgns on the batch of m examples
-    (inputs[a], targets) with its gradients scatter-added: all taken at the old rows, then
-    applied. Each target row is read once per window instead of once per pair: that is
-    the saving (Ji et al. 2016). Returns the summed loss.
+    inputs: (m,) int32, the window's context words (input rows); targets: (T,) int32 rows of
+    output_vectors shared by the window, labels (T,) float32 their labels; steps: (>= m,
+    >= T) float32 and grads: (>= m, d) float32 scratch. Exactly w2v.heads on the batch of
+    m examples (inputs[a], targets) with its gradients scatter-added: all taken at the old
+    rows, then applied. Each target row is read once per window instead of once per pair:
+    that is the saving (Ji et al. 2016). Returns the summed loss.
     """
     dim = input_vectors.shape[1]
     m, n_targets = inputs.shape[0], targets.shape[0]
@@ -277,7 +348,7 @@ def sgns_window_update_cpu(inputs, targets, lr, input_vectors, output_vectors, s
             score = np.float32(0.0)
             for j in range(dim):
                 score += input_vectors[w, j] * output_vectors[t, j]
-            term, steps[a, k] = _sgns_term(score, k == 0, lr)
+            term, steps[a, k] = _sgns_term(score, labels[k] > 0.5, lr)
             loss += term
     for a in range(m):
         for j in range(dim):
@@ -300,22 +371,26 @@ def sgns_window_update_cpu(inputs, targets, lr, input_vectors, output_vectors, s
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def sgns_train_windows_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negative,
-                           input_vectors, output_vectors, lr_start, lr_end, pair_state,
-                           noise_state):
-    """The fused trainer with negatives shared across each window (HogBatch variant).
+def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
+                           output_vectors, lr_start, lr_end, pair_state, noise_state):
+    """The fused skip-gram trainer with targets shared across each window (HogBatch).
 
     Same arguments and streams as `sgns_train_cpu`. For each kept center word: draw the
-    reduced window, take its context words as inputs and [center, K negatives ≠ center] as
-    targets, and step once (`sgns_window_update_cpu`). The same (input, output) pairs as
-    word2vec's skip-gram (the context word's input row predicts the center), K negatives
-    per pair, but one draw of negatives per window. Returns (pairs, loss sum).
+    reduced window, take its context words as inputs and the center's targets (the center
+    and K noise words ≠ center; the center's path) for all of them, and step once
+    (`sgns_window_update_cpu`). The same (input, output) pairs as word2vec's skip-gram
+    (the context word's input row predicts the center), K negatives per pair, but one draw
+    of negatives per window. Returns (pairs, loss sum).
     """
+    keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
+    node_base = keep_prob.shape[0]
     kept = np.empty(max(n_ids, 1), dtype=np.int32)
+    most = 1 + negative + tree_depth(tree)
     inputs = np.empty(2 * window, dtype=np.int32)
-    targets = np.empty(1 + negative, dtype=np.int32)
-    steps = np.empty((2 * window, 1 + negative), dtype=np.float32)
+    targets = np.empty(most, dtype=np.int32)
+    labels = np.empty(most, dtype=np.float32)
+    steps = np.empty((2 * window, most), dtype=np.float32)
     grads = np.empty((2 * window, input_vectors.shape[1]), dtype=np.float32)
     n_pairs = 0
     loss = 0.0
@@ -333,10 +408,119 @@ def sgns_train_windows_cpu(ids, sentence_ends, keep_prob, accept, alias, window,
                     m += 1
             if m == 0:
                 continue
-            targets[0] = kept[i]
-            draw_negatives(noise_state, accept, alias, kept[i], targets)
-            loss += sgns_window_update_cpu(inputs[:m], targets, lr, input_vectors,
-                                           output_vectors, steps, grads)
+            t = fill_targets(kept[i], negative, noise_state, accept, alias, tree, node_base,
+                             targets, labels)
+            loss += sgns_window_update_cpu(inputs[:m], targets[:t], labels[:t], lr,
+                                           input_vectors, output_vectors, steps, grads)
             n_pairs += m
         start = end
     return n_pairs, loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_mean,
+                   input_vectors, output_vectors, lr_start, lr_end, pair_state, noise_state):
+    """The fused CBOW trainer: subsample, windows, targets and SGD updates in one pass.
+
+    Same arguments and streams as `sgns_train_cpu`, and cbow_mean: the input is the mean of
+    the window's context rows (else their sum). For each kept center word with at least
+    one kept context word: h from the contexts, then one step of w2v.heads' loss for h
+    against the center's targets (the center and K noise words ≠ center; the center's
+    path), every score at the old rows; every context row then moves by −lr ∂loss/∂h,
+    word2vec.c's and gensim's rule (w2v.heads.cbow_step_scale). Returns (predictions, loss
+    sum): one prediction per center trained.
+    """
+    keep_prob, accept, alias = sampling
+    n_ids = ids.shape[0]
+    dim = input_vectors.shape[1]
+    node_base = keep_prob.shape[0]
+    kept = np.empty(max(n_ids, 1), dtype=np.int32)
+    most = 1 + negative + tree_depth(tree)
+    targets = np.empty(most, dtype=np.int32)
+    labels = np.empty(most, dtype=np.float32)
+    steps = np.empty(most, dtype=np.float32)
+    h = np.empty(dim, dtype=np.float32)
+    grad = np.empty(dim, dtype=np.float32)
+    repeatable = 1 + negative if negative > 0 else 0
+    predictions = 0
+    loss = 0.0
+    start = 0
+    for s in range(sentence_ends.shape[0]):
+        end = sentence_ends[s]
+        lr = lr_start + (lr_end - lr_start) * (start / n_ids)
+        n = subsample_cpu(ids[start:end], keep_prob, pair_state, kept)
+        for i in range(n):
+            lo, hi = window_bounds(pair_state, i, n, window)
+            m = hi - lo - 1
+            if m <= 0:
+                continue
+            for j in range(dim):
+                h[j] = 0.0
+            for c in range(lo, hi):
+                if c != i:
+                    for j in range(dim):
+                        h[j] += input_vectors[kept[c], j]
+            if cbow_mean:
+                for j in range(dim):
+                    h[j] /= m
+            t = fill_targets(kept[i], negative, noise_state, accept, alias, tree, node_base,
+                             targets, labels)
+            loss += head_update_cpu(h, grad, targets[:t], labels[:t], repeatable, lr,
+                                    output_vectors, steps)
+            for c in range(lo, hi):
+                if c != i:
+                    for j in range(dim):
+                        input_vectors[kept[c], j] += grad[j]
+            predictions += 1
+        start = end
+    return predictions, loss
+
+
+@njit(cache=True, nogil=True)
+def huffman_tree_cpu(counts):
+    """word2vec.c's Huffman tree over words sorted by falling count (CreateBinaryTree).
+
+    counts: (V,) int64, most frequent first. Returns (codes (N,) int8, points (N,) int32,
+    offsets (V + 1,) int64): word w's path from the root is points[offsets[w]:offsets[w+1]]
+    (inner nodes, 0..V−2, the root V − 2 first) with the code bits codes[...] of the branch
+    taken at each. Ties break as word2vec.c breaks them, so the trees are the same.
+    """
+    v = counts.shape[0]
+    count = np.empty(2 * v, dtype=np.float64)
+    count[:v] = counts
+    count[v:] = 1e15
+    parent = np.zeros(2 * v, dtype=np.int64)
+    binary = np.zeros(2 * v, dtype=np.int8)
+    pos1, pos2 = v - 1, v
+    for a in range(v - 1):
+        smallest = np.empty(2, dtype=np.int64)
+        for k in range(2):
+            if pos1 >= 0 and count[pos1] < count[pos2]:
+                smallest[k] = pos1
+                pos1 -= 1
+            else:
+                smallest[k] = pos2
+                pos2 += 1
+        count[v + a] = count[smallest[0]] + count[smallest[1]]
+        parent[smallest[0]] = v + a
+        parent[smallest[1]] = v + a
+        binary[smallest[1]] = 1
+    lengths = np.zeros(v, dtype=np.int64)
+    for w in range(v if v > 1 else 0):
+        b, n = w, 0
+        while b != 2 * v - 2:
+            n += 1
+            b = parent[b]
+        lengths[w] = n
+    offsets = np.zeros(v + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(lengths)
+    codes = np.empty(offsets[v], dtype=np.int8)
+    points = np.empty(offsets[v], dtype=np.int32)
+    for w in range(v if v > 1 else 0):
+        b, i, end = w, 0, offsets[w + 1]
+        while b != 2 * v - 2:  # leaf to root: fill the path from its end
+            i += 1
+            codes[end - i] = binary[b]
+            points[end - i] = parent[b] - v
+            b = parent[b]
+    return codes, points, offsets

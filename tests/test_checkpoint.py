@@ -49,10 +49,11 @@ def signalled(args, point: str, signum=signal.SIGTERM):
     return process
 
 
-def test_stopped_and_resumed_one_thread_runs_end_bit_identical(corpus, tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--cbow", "--hs"]], ids=["skip-gram", "cbow-hs-ns"])
+def test_stopped_and_resumed_one_thread_runs_end_bit_identical(corpus, tmp_path, mode):
     """Each run sends itself SIGTERM after its 2nd chunk (the real handler, a real
     process); 10 chunks in 2 epochs: four stops, then a run that finishes."""
-    settings = ["--threads", "1", "--epochs", "2", "--dim", "32", "--min-count", "1"]
+    settings = ["--threads", "1", "--epochs", "2", "--dim", "32", "--min-count", "1", *mode]
     reference = tmp_path / "reference.bin"
     assert cli(corpus, "-o", reference, "--binary", "-q", *settings).returncode == 0
     checkpoint, out = tmp_path / "run.ckpt", tmp_path / "out.bin"

@@ -56,7 +56,12 @@ BAD = {
     "dim 0": (["ok.txt", "--dim", "0"], 2, "--dim must be at least 1, got 0"),
     "dim negative": (["ok.txt", "--dim", "-3"], 2, "--dim must be at least 1, got -3"),
     "window 0": (["ok.txt", "--window", "0"], 2, "--window must be at least 1, got 0"),
-    "negative -1": (["ok.txt", "--negative", "-1"], 2, "--negative must be at least 1, got -1"),
+    "negative -1": (["ok.txt", "--negative", "-1"], 2, "--negative must be >= 0, got -1"),
+    "negative 0 without hs": (["ok.txt", "--negative", "0"], 2,
+                              "--negative 0 needs hs (hierarchical softmax): without either "
+                              "there is nothing to train, got 0"),
+    "cbow-mean 2": (["ok.txt", "--cbow", "--cbow-mean", "2"], 2,
+                    "--cbow-mean must be 0 or 1, got 2"),
     "sample -0.1": (["ok.txt", "--sample", "-0.1"], 2, "--sample must be >= 0, got -0.1"),
     "epochs 0": (["ok.txt", "--epochs", "0"], 2, "--epochs must be at least 1, got 0"),
     "alpha 0": (["ok.txt", "--alpha", "0"], 2, "--alpha must be a number > 0, got 0.0"),
@@ -159,7 +164,8 @@ def test_bad_input_gets_one_clear_line_and_no_output(tmp_path, case):
     assert checksums(tmp_path) == before  # inputs untouched, no output, no temporary file
 
 
-@pytest.mark.parametrize("case", [c for c in BAD if BAD[c][1] == 2 and "threads" not in c])
+@pytest.mark.parametrize("case", [c for c in BAD if BAD[c][1] == 2 and "threads" not in c
+                                  and "cbow-mean" not in c])  # flags the CLI alone checks
 def test_the_python_api_raises_the_same_words(case):
     from w2v.cli import build_parser, config_from_args
 

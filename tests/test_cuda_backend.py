@@ -195,7 +195,7 @@ def test_batched_updates_are_reproducible_bit_for_bit(tmp_path):
         reporters.append(Reporter(360 * 2, 2, vocab.words))
         backend = CudaBackend(batches, *(t.copy() for t in start), config, launch_centers=40,
                               upload_ids=200)
-        loss = drive(backend, config, reporters[-1])
+        loss = drive(backend, config, reporters[-1]).final_loss
         runs.append((*(t.copy() for t in backend.tables()), loss))
     batches.encoded.close()
     np.testing.assert_array_equal(runs[0][0], runs[1][0])

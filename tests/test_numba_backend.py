@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from w2v.kernels.cpu import (draw_alias, seed_state, sgns_examples_cpu, sgns_train_cpu,
+from w2v.kernels.cpu import (NO_TREE, draw_alias, seed_state, sgns_examples_cpu, sgns_train_cpu,
                          sgns_train_windows_cpu, subsample_cpu, window_bounds)
 from tests.conftest import (GROUP_SIZE, GROUPS, planted_batches, random_tables,
                             share_of_neighbours_in_group)
@@ -52,8 +52,8 @@ def test_fused_kernel_trains_on_exactly_the_batch_paths_examples(planted):
     pair_state, noise_state = row[0:1].copy(), row[1:2].copy()
     fused_pairs = 0
     for ids, ends in batches.encoded.chunks():
-        n, _ = sgns_train_cpu(ids, ends, batches.keep_prob, batches.accept, batches.alias, 3, 5,
-                              fused_in, fused_out, 0.03, 0.03, pair_state, noise_state)
+        n, _ = sgns_train_cpu(ids, ends, batches.sampling, NO_TREE, 3, 5, fused_in, fused_out,
+                              0.03, 0.03, pair_state, noise_state)
         fused_pairs += n
     examples = np.concatenate(list(batches.chunk_examples(row)))
     assert fused_pairs == len(examples) == batches.count_pairs(row)
@@ -69,8 +69,8 @@ def test_window_kernel_equals_the_reference_window_by_window(planted):
     got_in, got_out = w_in.copy(), w_out.copy()
     streams = [seed_state(21), seed_state(22)]
     ids, ends = b.encoded.chunk(0)
-    sgns_train_windows_cpu(ids, ends, b.keep_prob, b.accept, b.alias, 3, 4, got_in, got_out,
-                           0.05, 0.05, *streams)
+    sgns_train_windows_cpu(ids, ends, b.sampling, NO_TREE, 3, 4, got_in, got_out, 0.05, 0.05,
+                           *streams)
     pair_state, noise_state = seed_state(21), seed_state(22)  # replay the same draws
     start, kept = 0, np.empty(len(ids), np.int32)
     for end in ends:
@@ -131,3 +131,103 @@ def test_numba_backend_never_imports_tensorflow(tiny_corpus):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=300)
     assert result.stdout.strip().splitlines()[-1] == "False False", result.stderr
+
+
+# -- hierarchical softmax and CBOW: each fused kernel against w2v.heads, draw by draw ----
+
+
+def reference_step(w_in, w_out, inputs, targets, labels, lr, cbow=None):
+    """One exact step of w2v.heads for a window: skip-gram, the batch of (input row,
+    targets) examples; CBOW (cbow = mean?), one example from the inputs' mean or sum, every
+    context row moved by −lr ∂loss/∂h (word2vec.c's rule)."""
+    from w2v import heads
+
+    rows = w_out[targets]
+    if cbow is None:
+        _, g_in, g_out = heads.binary_loss_and_gradients(
+            w_in[inputs], np.broadcast_to(rows, (len(inputs), *rows.shape)), labels)
+        np.add.at(w_in, inputs, -lr * g_in)
+    else:
+        mask = np.ones((1, len(inputs)), np.float32)
+        h = heads.cbow_input(w_in[inputs][None], mask, cbow)
+        _, g_h, g_out = heads.binary_loss_and_gradients(h, rows[None], labels)
+        np.add.at(w_in, inputs, -lr * g_h[0] * heads.cbow_step_scale(len(inputs), cbow)
+                  * heads.cbow_input_gradient(np.ones_like(g_h), mask, cbow)[0])
+    np.add.at(w_out, np.tile(targets, len(g_out)), -lr * g_out.reshape(-1, w_in.shape[1]))
+
+
+def replay(b, ids, ends, tree, negative, mode, w_in, w_out, lr, cbow_mean=True):
+    """The kernels' draws replayed in Python (pair stream: subsampling, windows; noise
+    stream: negatives), each window trained by `reference_step`."""
+    from w2v.kernels.cpu import draw_alias
+
+    pair_state, noise_state = seed_state(21), seed_state(22)
+    start, kept, v = 0, np.empty(len(ids), np.int32), len(b.keep_prob)
+
+    def targets_of(word):
+        targets, labels = [], []
+        if negative:
+            targets, labels = [word], [1.0]
+            while len(targets) < 1 + negative:
+                noise = draw_alias(noise_state, b.accept, b.alias)
+                while noise == word:
+                    noise = draw_alias(noise_state, b.accept, b.alias)
+                targets.append(noise)
+                labels.append(0.0)
+        if tree is not None:
+            points, codes = tree.path(word)
+            targets += (v + points).tolist()
+            labels += (1.0 - codes).tolist()
+        return np.array(targets), np.array(labels, np.float32)
+
+    for end in ends:
+        n = subsample_cpu(ids[start:end], b.keep_prob, pair_state, kept)
+        for i in range(n):
+            lo, hi = window_bounds(pair_state, i, n, b.window)
+            context = np.r_[kept[lo:i], kept[i + 1:hi]]
+            if mode == "pairs":
+                for c in context:
+                    targets, labels = targets_of(c)
+                    reference_step(w_in, w_out, [kept[i]], targets, labels, lr)
+            elif len(context):
+                targets, labels = targets_of(kept[i])
+                reference_step(w_in, w_out, context, targets, labels, lr,
+                               cbow_mean if mode == "cbow" else None)
+        start = end
+
+
+@pytest.mark.parametrize("mode", ["pairs", "windows", "cbow", "cbow-sum"])
+@pytest.mark.parametrize("hs,negative", [(True, 0), (True, 3), (False, 3)])
+def test_every_fused_kernel_equals_the_reference_window_by_window(planted, mode, hs, negative):
+    from w2v.kernels.cpu import NO_TREE, cbow_train_cpu
+
+    vocab, b = planted
+    tree = vocab.huffman_tree() if hs else None
+    tree_arrays = (tree.codes, tree.points, tree.offsets) if hs else NO_TREE
+    w_in, w_out = random_tables(len(vocab), 12)
+    w_out = np.vstack([w_out, random_tables(len(vocab) - 1, 12, seed=1)[1]]) if hs else w_out
+    got_in, got_out = w_in.copy(), w_out.copy()
+    ids, ends = b.encoded.chunk(0)
+    streams = seed_state(21), seed_state(22)
+    if mode.startswith("cbow"):
+        cbow_train_cpu(ids, ends, b.sampling, tree_arrays, 3, negative, mode == "cbow", got_in,
+                       got_out, 0.05, 0.05, *streams)
+    else:
+        kernel = sgns_train_cpu if mode == "pairs" else sgns_train_windows_cpu
+        kernel(ids, ends, b.sampling, tree_arrays, 3, negative, got_in, got_out, 0.05, 0.05,
+               *streams)
+    replay(b, ids, ends, tree, negative, mode.split("-")[0], w_in, w_out, 0.05,
+           cbow_mean=mode == "cbow")
+    np.testing.assert_allclose(got_in, w_in, atol=1e-5)
+    np.testing.assert_allclose(got_out, w_out, atol=1e-5)
+
+
+@pytest.mark.parametrize("cbow,hs,negative", [(False, True, 0), (True, False, 5), (True, True, 0),
+                                              (True, True, 5)])
+def test_every_mode_learns_the_planted_groups(planted_corpus, cbow, hs, negative):
+    config = TrainConfig(dim=16, window=3, min_count=1, sample=0, epochs=3, seed=3,
+                         backend="numba", threads=2, cbow=cbow, hs=hs, negative=negative,
+                         alpha=0.05 if cbow else 0.025)
+    vectors, summary = train(planted_corpus, config)
+    share = share_of_neighbours_in_group(vectors)
+    assert share > 0.95, f"only {share:.1%} of neighbours in the right group"

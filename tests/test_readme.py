@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {"w2v-train": "w2v.cli:main", "w2v-eval": "w2v.tools:eval_main",
             "w2v-similar": "w2v.tools:similar_main", "w2v-plot": "w2v.tools:plot_main",
-            "w2v-vocab": "w2v.tools:vocab_main"}
+            "w2v-vocab": "w2v.tools:vocab_main", "w2v-export": "w2v.tools:export_main"}
 README_WORKERS = "127.0.0.1:29500,127.0.0.1:29501"  # the README's two-worker example
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from w2v.kernels.cpu import fill_examples_cpu, skipgram_pairs_cpu
+from w2v.kernels.cpu import NO_TREE, fill_examples_cpu, skipgram_pairs_cpu
 from w2v.config import TrainConfig
 from w2v.vocab import Vocabulary, alias_table
 
@@ -124,7 +124,15 @@ class SkipGramBatches:
         self.window = config.window
         self.negative = config.negative
         self.batch_size = config.batch_size
+        # hierarchical softmax: the Huffman tree's (codes, points, offsets); else NO_TREE
+        tree = vocab.huffman_tree() if config.hs else None
+        self.tree = (tree.codes, tree.points, tree.offsets) if tree else NO_TREE
         self._pair_capacity = 2 * self.window * encoded.max_chunk_ids
+
+    @property
+    def sampling(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keep_prob, accept, alias): what the fused kernels draw with."""
+        return self.keep_prob, self.accept, self.alias
 
     def count_pairs(self, streams: np.ndarray) -> int:
         """Pairs an epoch drawn from `streams` produces (replays subsampling and windows)."""

@@ -20,6 +20,7 @@ from w2v.io.files import check_outputs, output_target, resolved
 from w2v.stopping import Interrupted, stop_requests
 
 DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
+CBOW_ALPHA = 0.05  # word2vec.c's starting learning rate for CBOW, when --alpha is not given
 
 
 def default_corpus() -> Path:
@@ -45,8 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dim", type=int, default=d.dim, help=f"vector size (default {d.dim})")
     p.add_argument("--window", type=int, default=d.window,
                    help=f"max context distance (default {d.window})")
+    p.add_argument("--cbow", action="store_true",
+                   help="CBOW: the mean of the context words predicts the center (word2vec.c's "
+                        "default), instead of skip-gram")
+    p.add_argument("--cbow-mean", type=int, default=1, metavar="0|1",
+                   help="CBOW's input: 1 the mean of the context vectors, 0 their sum "
+                        "(default 1)")
+    p.add_argument("--hs", action="store_true",
+                   help="hierarchical softmax: predict each word by its Huffman-tree path "
+                        "(with --negative 0 alone, else beside negative sampling)")
     p.add_argument("--negative", type=int, default=d.negative,
-                   help=f"noise words per pair (default {d.negative})")
+                   help=f"noise words per prediction, 0 for none (needs --hs) "
+                        f"(default {d.negative})")
     p.add_argument("--min-count", type=int, default=d.min_count,
                    help=f"drop words rarer than this (default {d.min_count})")
     p.add_argument("--max-vocab-size", type=int, default=None,
@@ -54,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=float, default=d.sample,
                    help=f"subsampling threshold, 0 to disable (default {d.sample:g})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
-    p.add_argument("--alpha", type=float, default=d.alpha,
-                   help=f"starting learning rate (default {d.alpha})")
+    p.add_argument("--alpha", type=float, default=None,
+                   help=f"starting learning rate (default {d.alpha}; with --cbow "
+                        f"{CBOW_ALPHA}, word2vec.c's)")
     p.add_argument("--min-alpha", type=float, default=d.min_alpha,
                    help=f"final learning rate (default {d.min_alpha})")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
@@ -160,7 +172,9 @@ def config_from_args(args) -> TrainConfig:
     return TrainConfig(
         dim=args.dim, window=args.window, negative=args.negative, min_count=args.min_count,
         max_vocab_size=args.max_vocab_size, sample=args.sample, epochs=args.epochs,
-        alpha=args.alpha, min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed,
+        alpha=args.alpha if args.alpha is not None else CBOW_ALPHA if args.cbow else
+        TrainConfig.alpha, min_alpha=args.min_alpha, cbow=args.cbow,
+        cbow_mean=bool(args.cbow_mean), hs=args.hs, batch_size=args.batch_size, seed=args.seed,
         threads=0 if args.threads is None else args.threads,
         backend=("keras" if args.distribute else "numba" if args.cluster else "auto")
         if args.backend == "auto" else args.backend,
@@ -184,6 +198,8 @@ def main(argv=None) -> int:
     corpus = args.corpus or [default_corpus()]
     if args.threads is not None and args.threads < 1:
         parser.exit(2, f"w2v-train: error: --threads must be at least 1, got {args.threads}\n")
+    if args.cbow_mean not in (0, 1):
+        parser.exit(2, f"w2v-train: error: --cbow-mean must be 0 or 1, got {args.cbow_mean}\n")
     if not args.checkpoint_every > 0:
         parser.exit(2, "w2v-train: error: --checkpoint-every must be a number of minutes > 0, "
                        f"got {args.checkpoint_every}\n")

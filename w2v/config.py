@@ -39,9 +39,14 @@ _TYPE_NAMES = {"int": "an integer", "float": "a number", "str": "a string",
 class TrainConfig:
     dim: int = 100  # word2vec's and gensim's default; the published text8 figures use it
     window: int = 5  # max distance to a context word; the reduced window is uniform in 1..window
-    negative: int = 5  # noise words per (center, context) pair, word2vec's default
+    cbow: bool = False  # CBOW (the context's mean predicts the center) instead of skip-gram
+    cbow_mean: bool = True  # CBOW's input: the mean of the context rows (False: their sum)
+    hs: bool = False  # hierarchical softmax (a Huffman tree's path), alone or beside negatives
+    negative: int = 5  # noise words per prediction, word2vec's default; 0: none (needs hs)
     min_count: int = 5  # rarer words are dropped before training, as in word2vec and gensim
     max_vocab_size: int | None = None  # keep only the most frequent N words (None: no cap)
+    prune_vocab_at: int | None = None  # while counting, prune the rarest words whenever more
+    # than N are held (gensim's max_vocab_size: bounds memory on huge corpora)
     sample: float = 1e-3  # word2vec's subsampling threshold for frequent words (0 disables it)
     ns_exponent: float = 0.75  # noise distribution ~ count**0.75 (Mikolov et al. 2013)
     epochs: int = 5  # word2vec's and gensim's default
@@ -66,9 +71,13 @@ class TrainConfig:
         checks = [
             ("dim", self.dim >= 1, "must be at least 1"),
             ("window", self.window >= 1, "must be at least 1"),
-            ("negative", self.negative >= 1, "must be at least 1"),
+            ("negative", self.negative >= 0, "must be >= 0"),
+            ("negative", self.negative >= 1 or self.hs,
+             "0 needs hs (hierarchical softmax): without either there is nothing to train"),
             ("min_count", self.min_count >= 1, "must be at least 1"),
             ("max_vocab_size", self.max_vocab_size is None or self.max_vocab_size >= 1,
+             "must be at least 1"),
+            ("prune_vocab_at", self.prune_vocab_at is None or self.prune_vocab_at >= 1,
              "must be at least 1"),
             ("sample", math.isfinite(self.sample) and self.sample >= 0, "must be >= 0"),
             ("ns_exponent", math.isfinite(self.ns_exponent), "must be a finite number"),
@@ -86,6 +95,10 @@ class TrainConfig:
              "other than sgd needs the keras backend"),
             ("steps_per_update", self.backend not in ("numba", "cuda") or self.steps_per_update == 1,
              "above 1 needs the keras backend"),
+            ("cbow", not self.cbow or self.resolved_backend == "numba",
+             "needs the numba backend (keras and cuda train skip-gram)"),
+            ("hs", not self.hs or self.resolved_backend == "numba",
+             "needs the numba backend (keras and cuda train negative sampling)"),
             ("shared_negatives", self.backend != "cuda" or self.shared_negatives,
              "cannot be False on the cuda backend (its kernel shares them per window)"),
             ("cuda_updates", self.cuda_updates in CUDA_UPDATES,
@@ -113,6 +126,11 @@ class TrainConfig:
         (more cannot help a CPU-bound kernel: w2v.trainer warns when it caps them)."""
         cores = os.cpu_count() or 1
         return min(self.threads or cores, cores)
+
+    def output_rows(self, vocab_size: int) -> int:
+        """Rows of the output table: the V words (negative sampling's targets), then, with
+        hierarchical softmax, the Huffman tree's V − 1 inner nodes."""
+        return vocab_size + (max(vocab_size - 1, 0) if self.hs else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -40,10 +40,19 @@ class CheckpointPlan:
     write: Callable[[Position], None]
 
 
+@dataclass(frozen=True)
+class Driven:
+    """What a drive trained: the last epoch's mean loss per prediction, and this call's
+    predictions and their summed loss (gensim's get_latest_training_loss)."""
+    final_loss: float
+    pairs: int
+    loss_sum: float
+
+
 def drive(backend: Backend, config: TrainConfig, reporter, start: Position | None = None,
-          checkpoint: CheckpointPlan | None = None) -> float:
+          checkpoint: CheckpointPlan | None = None) -> Driven:
     """Train `backend` through config.epochs epochs, from `start` (a resumed run's
-    Position) or the beginning; returns the last epoch's mean loss per pair.
+    Position) or the beginning.
 
     reporter: a w2v.callbacks.Reporter. checkpoint: saved every `every_minutes`, at the end
     of every epoch but the last, and at a stop; the run's end is the caller's to save,
@@ -61,7 +70,8 @@ def drive(backend: Backend, config: TrainConfig, reporter, start: Position | Non
         backend.restore(position.backend_state)
     loss = position.loss_sum / max(position.pairs, 1)
     last_save = time.monotonic()
-    trained_spans = 0
+    trained_spans = total_pairs = 0
+    total_loss = 0.0
 
     def save(make_position, due: bool) -> None:
         nonlocal last_save
@@ -84,6 +94,8 @@ def drive(backend: Backend, config: TrainConfig, reporter, start: Position | Non
                                              schedule(base + end)))
                 pairs += trained.pairs
                 loss_sum += trained.loss_sum
+                total_pairs += trained.pairs
+                total_loss += trained.loss_sum
                 reporter.progress((end - begin) * words_per_unit, schedule(base + end),
                                   loss_sum / max(pairs, 1))
                 trained_spans += 1
@@ -110,7 +122,7 @@ def drive(backend: Backend, config: TrainConfig, reporter, start: Position | Non
             if stops.signum is not None:
                 raise Interrupted(stops.signum, checkpoint and checkpoint.path,
                                   round(reporter.done))
-    return loss
+    return Driven(loss, total_pairs, total_loss)
 
 
 @dataclass
@@ -127,7 +139,8 @@ class TrainSummary:
     batch_size: int
     train_seconds: float  # the training loop alone
     total_seconds: float  # reading, vocabulary, encoding and training
-    final_loss: float  # mean SGNS loss per pair over the last epoch
+    final_loss: float  # mean loss per prediction over the last epoch
+    loss_sum: float  # the summed loss of every prediction this call trained
     bad_bytes: int  # undecodable input bytes replaced by U+FFFD
     history: list = field(default_factory=list)  # the logs of each epoch (w2v.callbacks), the run's so far
     traffic: object = None  # a scale-out run's: what crossed the wire (its str() says)

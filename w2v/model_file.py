@@ -62,9 +62,11 @@ def read_trained(path, kinds: dict[str, int]) -> TrainedFile:
         tables = arrays.pop("input_vectors"), arrays.pop("output_vectors")
     except (KeyError, TypeError, ValueError) as error:
         raise FormatError(f"{path}: inconsistent {kind} file ({error})") from None
-    if any(t.shape != (len(words), config.dim) or t.dtype != np.float32 for t in tables):
+    shapes = [(len(words), config.dim), (config.output_rows(len(words)), config.dim)]
+    if [t.shape for t in tables] != shapes or any(t.dtype != np.float32 for t in tables):
         raise FormatError(f"{path}: tables of {[(t.shape, t.dtype.str) for t in tables]} for "
-                          f"{len(words)} words of dim {config.dim}")
+                          f"{len(words)} words of dim {config.dim}"
+                          f"{' with a tree' if config.hs else ''}")
     if not all(np.isfinite(t).all() for t in tables):
         raise FormatError(f"{path}: the tables hold NaN or infinity")
     if counts.dtype != np.int64 or (counts < 0).any() or len(vocab.index) != len(words):

@@ -36,10 +36,12 @@ def describe(sentences) -> str:
     return ", ".join(str(p) for p in paths) if paths else "the sentences given"
 
 
-def build_vocabulary(sentences, config: TrainConfig) -> Vocabulary:
-    """Count the corpus and keep its words; ValueError if nothing is left to train, or if
-    training it would not fit in memory (check_memory)."""
-    vocab = Vocabulary.build(sentences, config.min_count, config.max_vocab_size)
+def build_vocabulary(sentences, config: TrainConfig, trim_rule=None) -> Vocabulary:
+    """Count the corpus and keep its words (trim_rule: gensim's, see Vocabulary.build);
+    ValueError if nothing is left to train, or if training it would not fit in memory
+    (check_memory)."""
+    vocab = Vocabulary.build(sentences, config.min_count, config.max_vocab_size, trim_rule,
+                             config.prune_vocab_at)
     if vocab.corpus_words == 0:
         raise ValueError(f"corpus is empty: no words in {describe(sentences)}")
     if len(vocab) == 0:
@@ -69,7 +71,7 @@ def memory_needed(config: TrainConfig, vocab_size: int) -> dict[str, int]:
     """Bytes the big allocations of a run take, by what they are for (an estimate, from the
     settings alone: what matters is the order of magnitude)."""
     dim, window, negative = config.dim, config.window, config.negative
-    needs = {"the two (V, d) float32 tables": 2 * vocab_size * dim * 4,
+    needs = {"the two (V, d) float32 tables": (2 + config.hs) * vocab_size * dim * 4,
              "their float64 start, drawn once": vocab_size * dim * 8,
              "each thread's window buffers": config.worker_threads * 2 * window
              * (dim + 1 + negative) * 4}

@@ -1,4 +1,5 @@
-"""The skip-gram negative-sampling math, once, in closed form.
+"""The skip-gram negative-sampling math in closed form: the case of w2v/heads.py's binary
+log-loss with one true target and K noise targets.
 
 Pure functions of arrays: no variables, no learning rate, no sampling. They run on NumPy
 arrays (the reference every fast path is tested against) and, unchanged, on TensorFlow
@@ -24,20 +25,12 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _xp(x):
-    """The array namespace of x: numpy, or TensorFlow's numpy API for a tf.Tensor."""
-    if type(x).__module__.startswith("tensorflow"):
-        import tensorflow.experimental.numpy as tnp  # only ever reached with TF loaded
-        return tnp
-    return np
+from w2v import heads
 
 
 def labels(n_targets: int, dtype=np.float32) -> np.ndarray:
     """(T,) target labels: 1 for the context word in column 0, 0 for the K = T − 1 negatives."""
-    y = np.zeros(n_targets, dtype=dtype)
-    y[0] = 1
-    return y
+    return heads.negative_sampling_labels(n_targets, dtype)
 
 
 def scores(input_rows, target_rows):
@@ -46,12 +39,12 @@ def scores(input_rows, target_rows):
     input_rows: (B, d) float, the centers' input vectors.
     target_rows: (B, T, d) float, each center's context row then its K noise rows.
     """
-    return _xp(input_rows).einsum("bd,btd->bt", input_rows, target_rows)
+    return heads.scores(input_rows, target_rows)
 
 
 def loss(input_rows, target_rows):
     """(B,) SGNS loss per example (summed over its T targets); see module docstring."""
-    return _loss_from_scores(_xp(input_rows), scores(input_rows, target_rows))
+    return heads.binary_loss(input_rows, target_rows, _labels_like(target_rows))
 
 
 def loss_and_gradients(input_rows, target_rows):
@@ -62,28 +55,8 @@ def loss_and_gradients(input_rows, target_rows):
     summed loss with respect to each gathered row. A row gathered twice gets two entries:
     the caller's scatter-add must accumulate them.
     """
-    xp = _xp(input_rows)
-    s = scores(input_rows, target_rows)
-    error = _sigmoid(xp, s) - labels(s.shape[-1], s.dtype.name)  # (B, T): σ_k − y_k
-    grad_input = xp.einsum("bt,btd->bd", error, target_rows)
-    grad_targets = xp.einsum("bt,bd->btd", error, input_rows)
-    return _loss_from_scores(xp, s), grad_input, grad_targets
+    return heads.binary_loss_and_gradients(input_rows, target_rows, _labels_like(target_rows))
 
 
-def _loss_from_scores(xp, s):
-    # −log σ(s) = softplus(−s) and −log(1 − σ(s)) = softplus(s)
-    signed = s * (1 - 2 * labels(s.shape[-1], s.dtype.name))  # −s for context, +s for noise
-    return xp.sum(_softplus(xp, signed), axis=-1)
-
-
-def _softplus(xp, x):
-    # log(1 + e^x) = x/2 + |x/2| + log(1 + e^−|x|): finite for any x, and its autodiff
-    # derivative is σ(x) everywhere, x = 0 included (where the zero-initialised output
-    # vectors put every logit). logaddexp(0, x) has the right value, but TensorFlow
-    # differentiates it to 0 at x = 0, so an autodiff baseline built on it never trains.
-    return 0.5 * x + xp.abs(0.5 * x) + xp.log1p(xp.exp(-xp.abs(x)))
-
-
-def _sigmoid(xp, s):
-    # σ(s) = (1 + tanh(s/2)) / 2: one op, and no overflow for large |s|
-    return 0.5 + 0.5 * xp.tanh(0.5 * s)
+def _labels_like(target_rows):
+    return labels(target_rows.shape[1], np.dtype(target_rows.dtype.name))

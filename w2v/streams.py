@@ -39,9 +39,12 @@ def epoch_streams(seed: int, epoch: int, rows: range) -> np.ndarray:
                       for stream in (PAIR, NOISE)] for row in rows], dtype=np.uint64)
 
 
-def initial_tables(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """word2vec's start: input rows uniform in ±0.5/dim, output rows zero; (V, d) float32."""
+def initial_tables(vocab_size: int, dim: int, seed: int, output_rows: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """word2vec's start, float32: input rows (V, d) uniform in ±0.5/dim, output rows zero,
+    `output_rows` of them (default V; TrainConfig.output_rows adds the tree's nodes)."""
     rng = np.random.default_rng(seed)
     bound = 0.5 / dim
     return (rng.uniform(-bound, bound, (vocab_size, dim)).astype(np.float32),
-            np.zeros((vocab_size, dim), dtype=np.float32))
+            np.zeros((vocab_size if output_rows is None else output_rows, dim),
+                     dtype=np.float32))

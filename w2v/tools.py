@@ -1,10 +1,12 @@
-"""w2v-eval, w2v-similar, w2v-plot: look at trained vectors from the command line; and
-w2v-vocab, the vocabulary the workers of a cluster share.
+"""w2v-eval, w2v-similar, w2v-plot: look at trained vectors from the command line;
+w2v-export, for the TensorFlow Embedding Projector and gensim; and w2v-vocab, the
+vocabulary the workers of a cluster share.
 
     w2v-vocab corpus/ -o vocab.tsv               # count once; w2v-train --vocab vocab.tsv
     w2v-eval vectors.txt                         # analogies and word pairs, as a table
     w2v-similar vectors.txt whale king-man+woman # nearest neighbours, or an analogy
     w2v-plot vectors.txt emma harriet ship sea -o words.png
+    w2v-export vectors.txt --projector projector/   # vectors.tsv + metadata.tsv
 
 VECTORS is word2vec's text or binary format (told apart by content) or a model file from
 `Word2Vec.save`. Errors end with one line on stderr: exit 2 for usage, 1 for the rest.
@@ -97,6 +99,43 @@ def eval_table(vectors, analogies: list[str], pair_sets: dict[str, str]) -> list
         rows.append({"set": name, "measure": "spearman", "score": score, "used": None,
                      "unknown": unknown})
     return rows
+
+
+def export_main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="w2v-export", description="Write vectors for other "
+                                "tools: the TensorFlow Embedding Projector (vectors.tsv and "
+                                "metadata.tsv), or gensim's KeyedVectors file.")
+    p.add_argument("vectors", type=Path, help="word2vec text/binary file or model file")
+    p.add_argument("--projector", type=Path, default=None, metavar="DIR",
+                   help="write DIR/vectors.tsv and DIR/metadata.tsv (load both at "
+                        "projector.tensorflow.org)")
+    p.add_argument("--gensim", type=Path, default=None, metavar="FILE",
+                   help="write gensim's KeyedVectors file (gensim's KeyedVectors.load)")
+    args = p.parse_args(argv)
+    if args.projector is None and args.gensim is None:
+        p.exit(2, "w2v-export: error: say what to write: --projector DIR and/or --gensim FILE\n")
+
+    def body(_):
+        from w2v.io.files import check_outputs
+
+        outputs = {"--gensim": args.gensim}
+        if args.projector is not None:
+            outputs |= {"--projector vectors.tsv": args.projector / "vectors.tsv",
+                        "--projector metadata.tsv": args.projector / "metadata.tsv"}
+            if args.projector.exists() and not args.projector.is_dir():
+                raise ValueError(f"--projector {str(args.projector)!r} is not a directory")
+            args.projector.mkdir(parents=True, exist_ok=True)
+        check_outputs(outputs, inputs=[args.vectors])
+        vectors = _load(args.vectors)
+        if args.projector is not None:
+            written = vectors.save_projector(args.projector)
+            print(f"wrote {len(vectors):,} vectors to {written[0]} and their words to "
+                  f"{written[1]}")
+        if args.gensim is not None:
+            vectors.save(args.gensim)
+            print(f"wrote gensim's KeyedVectors file {args.gensim}")
+        return 0
+    return _run("w2v-export", body, argv)
 
 
 def eval_main(argv=None) -> int:

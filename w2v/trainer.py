@@ -97,7 +97,9 @@ def train(corpus, config: TrainConfig | None = None, progress: bool = False, cal
                 vocab = Vocabulary.load(vocab)
             check_memory(config, len(vocab))
         input_vectors, output_vectors, summary = fit(
-            sentences, vocab, *initial_tables(len(vocab), config.dim, config.seed), config,
+            sentences, vocab,
+            *initial_tables(len(vocab), config.dim, config.seed, config.output_rows(len(vocab))),
+            config,
             progress=progress, callbacks=callbacks, log_json=log_json, evaluate=evaluate,
             model_class=model_class, optimizer_factory=optimizer_factory, started=started,
             checkpoint=checkpoint, checkpoint_every=checkpoint_every,
@@ -247,7 +249,7 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
             plan = CheckpointPlan(checkpoint, checkpoint_every, write)
         try:
             tick = time.perf_counter()
-            final_loss = drive(backend, config, reporter, start, plan)
+            driven = drive(backend, config, reporter, start, plan)
             train_seconds = time.perf_counter() - tick
             for table, trained in zip((input_vectors, output_vectors), backend.tables()):
                 if trained is not table:
@@ -280,7 +282,8 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
         epochs=config.epochs, words_trained=words, first_epoch=first_epoch,
         steps=round(backend.steps_per_epoch * words / max(backend.corpus_words, 1)),
         batch_size=config.batch_size, train_seconds=train_seconds,
-        total_seconds=time.perf_counter() - started, final_loss=final_loss,
+        total_seconds=time.perf_counter() - started, final_loss=driven.final_loss,
+        loss_sum=driven.loss_sum,
         bad_bytes=getattr(sentences, "bad_bytes", 0), history=reporter.history,
         traffic=traffic)
     return input_vectors, output_vectors, summary

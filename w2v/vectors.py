@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from w2v.io.files import atomic_write
 from w2v.io.formats import is_model_file, read_word2vec, write_word2vec
 from w2v.model_file import TRAINED_KINDS, read_trained
 
@@ -68,6 +69,46 @@ class Embeddings:
     @property
     def dim(self) -> int:
         return self.vectors.shape[1]
+
+    # gensim's KeyedVectors names for the same things
+    @property
+    def vector_size(self) -> int:
+        return self.dim
+
+    @property
+    def index_to_key(self) -> list[str]:
+        return self.words
+
+    @property
+    def key_to_index(self) -> dict[str, int]:
+        return self.index
+
+    def get_vector(self, word: str) -> np.ndarray:
+        return self[word]
+
+    def save(self, path) -> None:
+        """Write gensim's own KeyedVectors file (a pickle, for gensim's
+        `KeyedVectors.load(path)`; arrays inside it, one file, written atomically). w2v
+        itself never reads pickles: load vectors with `Embeddings.load` from the word2vec
+        formats (`save_word2vec_format`) or a model file."""
+        with atomic_write(path) as out:
+            self.to_gensim().save(out)
+
+    def save_projector(self, folder) -> tuple[str, str]:
+        """vectors.tsv (one row of tab-separated numbers per word) and metadata.tsv (the
+        words, one per line) in `folder`, for the TensorFlow Embedding Projector
+        (projector.tensorflow.org: "Load"). Returns the two paths."""
+        from pathlib import Path
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        vectors_path, metadata_path = folder / "vectors.tsv", folder / "metadata.tsv"
+        with atomic_write(vectors_path) as out:
+            for row in self.vectors:
+                out.write(("\t".join(f"{x:.6g}" for x in row) + "\n").encode())
+        with atomic_write(metadata_path) as out:
+            out.write("".join(f"{word}\n" for word in self.words).encode("utf-8"))
+        return str(vectors_path), str(metadata_path)
 
     @property
     def unit_vectors(self) -> np.ndarray:

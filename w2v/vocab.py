@@ -40,16 +40,27 @@ class Vocabulary:
 
     @classmethod
     def build(cls, sentences: Iterable[list[str]], min_count: int = 5,
-              max_vocab_size: int | None = None) -> "Vocabulary":
+              max_vocab_size: int | None = None, trim_rule=None,
+              prune_at: int | None = None) -> "Vocabulary":
         """Count every token of `sentences` and keep words seen at least `min_count` times.
 
-        `max_vocab_size` keeps only the most frequent words, after min_count.
+        max_vocab_size: keep only the most frequent words, after min_count. trim_rule:
+        gensim's rule(word, count, min_count) -> 2 keep / 1 discard / 0 the min_count rule.
+        prune_at: while counting, whenever more distinct words than this are held, drop
+        those seen fewer than k times, k = 1, 2, ... (gensim's max_vocab_size: it bounds
+        memory on huge corpora, at the cost of exact counts for rare words).
         """
         counter: Counter[str] = Counter()
+        threshold = 1
         for sentence in sentences:
             counter.update(sentence)
+            if prune_at is not None and len(counter) > prune_at:
+                for word in [w for w, c in counter.items() if c < threshold
+                             and _rule(trim_rule, w, c, threshold) != RULE_KEEP]:
+                    del counter[word]
+                threshold += 1
         check_words(counter)
-        kept = sorted(((w, c) for w, c in counter.items() if c >= min_count),
+        kept = sorted(((w, c) for w, c in counter.items() if _keep(trim_rule, w, c, min_count)),
                       key=lambda wc: (-wc[1], wc[0]))
         if max_vocab_size is not None:
             kept = kept[:max_vocab_size]
@@ -58,10 +69,10 @@ class Vocabulary:
         return cls(words, counts, corpus_words=sum(counter.values()))
 
     def grown(self, sentences: Iterable[list[str]], min_count: int = 5,
-              max_vocab_size: int | None = None) -> "Vocabulary":
+              max_vocab_size: int | None = None, trim_rule=None) -> "Vocabulary":
         """This vocabulary after reading more `sentences`: every id kept, counts added, and
-        words new to it that occur min_count times there appended (most frequent first),
-        up to max_vocab_size words in all."""
+        words new to it that occur min_count times there (or trim_rule keeps) appended
+        (most frequent first), up to max_vocab_size words in all."""
         counter: Counter[str] = Counter()
         for sentence in sentences:
             counter.update(sentence)
@@ -71,7 +82,8 @@ class Vocabulary:
             if word in self.index:
                 counts[self.index[word]] += count
         new = sorted(((w, c) for w, c in counter.items()
-                      if w not in self.index and c >= min_count), key=lambda wc: (-wc[1], wc[0]))
+                      if w not in self.index and _keep(trim_rule, w, c, min_count)),
+                     key=lambda wc: (-wc[1], wc[0]))
         if max_vocab_size is not None:
             new = new[:max(max_vocab_size - len(self), 0)]
         return Vocabulary(self.words + [w for w, _ in new],
@@ -151,10 +163,62 @@ class Vocabulary:
         keep = (np.sqrt(share / sample) + 1.0) * sample / share
         return np.minimum(keep, 1.0).astype(np.float32)
 
+    def huffman_tree(self) -> "HuffmanTree":
+        """The Huffman tree of hierarchical softmax over these words by count (word2vec.c's)."""
+        from w2v.kernels.cpu import huffman_tree_cpu  # numba: only when asked for
+
+        codes, points, offsets = huffman_tree_cpu(self.counts)
+        return HuffmanTree(codes, points, offsets)
+
     def noise_distribution(self, exponent: float = 0.75) -> np.ndarray:
         """(V,) float64: probability of drawing each word as a negative, ∝ count**exponent."""
         weights = self.counts.astype(np.float64) ** exponent
         return weights / weights.sum()
+
+
+RULE_DEFAULT, RULE_DISCARD, RULE_KEEP = 0, 1, 2  # gensim's trim_rule answers
+
+
+def _rule(trim_rule, word: str, count: int, min_count: int) -> int:
+    return RULE_DEFAULT if trim_rule is None else trim_rule(word, count, min_count)
+
+
+def _keep(trim_rule, word: str, count: int, min_count: int) -> bool:
+    """gensim's keep_vocab_item: the rule's answer, or count >= min_count by default."""
+    answer = _rule(trim_rule, word, count, min_count)
+    return answer == RULE_KEEP or (answer != RULE_DISCARD and count >= min_count)
+
+
+@dataclass(frozen=True)
+class HuffmanTree:
+    """Each word's path from the root: word w passes the inner nodes
+    points[offsets[w]:offsets[w + 1]] ((L,) int32 in 0..V−2, the root V − 2 first) and
+    takes the branch codes[...] ((L,) int8, 0 or 1) at each. Paths are about log2(V) long,
+    the frequent words' shorter."""
+    codes: np.ndarray  # (N,) int8, all paths end to end
+    points: np.ndarray  # (N,) int32
+    offsets: np.ndarray  # (V + 1,) int64
+
+    def path(self, word: int) -> tuple[np.ndarray, np.ndarray]:
+        """(points (L,) int32, codes (L,) int8) of word `word`."""
+        a, b = self.offsets[word], self.offsets[word + 1]
+        return self.points[a:b], self.codes[a:b]
+
+    @property
+    def depth(self) -> int:
+        """The longest path."""
+        return int(np.diff(self.offsets).max()) if len(self.offsets) > 1 else 0
+
+    def padded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(points (V, L) int32, codes (V, L) int8, mask (V, L) float32): every path padded
+        to the longest (node 0, code 0, mask 0), for batch code (keras)."""
+        v, depth = len(self.offsets) - 1, self.depth
+        lengths = np.diff(self.offsets)
+        mask = (np.arange(depth)[None, :] < lengths[:, None])
+        points = np.zeros((v, depth), np.int32)
+        codes = np.zeros((v, depth), np.int8)
+        points[mask], codes[mask] = self.points, self.codes
+        return points, codes, mask.astype(np.float32)
 
 
 def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

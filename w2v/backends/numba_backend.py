@@ -17,16 +17,17 @@ import numpy as np
 from w2v.backends.base import Backend, Span, Trained
 from w2v.batches import SkipGramBatches
 from w2v.config import TrainConfig
-from w2v.kernels.cpu import sgns_train_cpu, sgns_train_windows_cpu
+from w2v.kernels.cpu import cbow_train_cpu, sgns_train_cpu, sgns_train_windows_cpu
 
 
 def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: SkipGramBatches,
                 input_vectors: np.ndarray, output_vectors: np.ndarray, lr_begin: float,
                 lr_end: float, streams: np.ndarray, pool: ThreadPoolExecutor | None) -> Trained:
-    """Train one chunk with a fused kernel, one slice of whole sentences per row of
-    `streams` ((threads, 2) uint64, advanced in place), on `pool`'s threads (Hogwild on the
-    shared (V, d) float32 tables); the learning rate falls linearly from lr_begin at the
-    chunk's first id to lr_end after its last.
+    """Train one chunk with a fused kernel (`chunk_kernel`), one slice of whole sentences
+    per row of `streams` ((threads, 2) uint64, advanced in place), on `pool`'s threads
+    (Hogwild on the shared float32 tables: input (V, d), output (V + tree nodes, d)); the
+    learning rate falls linearly from lr_begin at the chunk's first id to lr_end after its
+    last.
 
     ids: (N,) int32 whole sentences; ends: (S,) int64 their end offsets in ids."""
     threads = len(streams)
@@ -38,18 +39,31 @@ def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: SkipGramBatc
     def run(t):
         a, b = bounds[t], bounds[t + 1]
         s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
-        return kernel(ids[a:b], ends[s0:s1] - a, batches.keep_prob, batches.accept,
-                      batches.alias, batches.window, batches.negative, input_vectors,
-                      output_vectors, lr_begin + step * a, lr_begin + step * b,
-                      streams[t, 0:1], streams[t, 1:2])
+        return kernel(ids[a:b], ends[s0:s1] - a, batches, input_vectors, output_vectors,
+                      lr_begin + step * a, lr_begin + step * b, streams[t, 0:1],
+                      streams[t, 1:2])
 
     results = list(pool.map(run, range(threads))) if threads > 1 else [run(0)]
     return Trained(sum(n for n, _ in results), sum(loss for _, loss in results))
 
 
 def chunk_kernel(config: TrainConfig):
-    """The fused kernel `config` asks for: negatives shared per window, or per pair."""
-    return sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
+    """The fused kernel `config` asks for, as kernel(ids, ends, batches, input_vectors,
+    output_vectors, lr_begin, lr_end, pair_state, noise_state) -> (predictions, loss sum):
+    CBOW, or skip-gram with targets shared per window (HogBatch) or drawn per pair."""
+    if config.cbow:
+        mean = config.cbow_mean
+
+        def cbow(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise):
+            return cbow_train_cpu(ids, ends, b.sampling, b.tree, b.window, b.negative, mean,
+                                  input_vectors, output_vectors, lr0, lr1, pair, noise)
+        return cbow
+    skipgram = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
+
+    def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise):
+        return skipgram(ids, ends, b.sampling, b.tree, b.window, b.negative, input_vectors,
+                        output_vectors, lr0, lr1, pair, noise)
+    return sg
 
 
 class NumbaBackend(Backend):
