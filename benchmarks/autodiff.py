@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from w2v import sgns
-from w2v.backends.skipgram import SkipGram
+from w2v.backends.keras_model import SkipGram
 
 
 @keras.saving.register_keras_serializable(package="w2v_benchmarks")

@@ -42,12 +42,12 @@ def split_corpus(corpus: Path, train: Path, heldout: Path, train_words: int, hel
 
 def fixed_examples(path: Path, vocab, config, limit: int) -> np.ndarray:
     """Up to `limit` (center, context, negatives) rows of `path`, drawn with a fixed seed."""
-    from w2v.batches import EncodedCorpus, SkipGramBatches
+    from w2v.batches import EncodedCorpus, ExampleBatches
     from w2v.io.corpus import Corpus
     from w2v.streams import epoch_streams
 
     encoded = EncodedCorpus(Corpus(path), vocab)
-    batches = SkipGramBatches(encoded, vocab, config)
+    batches = ExampleBatches(encoded, vocab, config)
     rows = np.concatenate(list(batches.chunk_examples(epoch_streams(999, 0, range(1))[0])))
     encoded.close()
     return rows[np.random.default_rng(0).permutation(len(rows))[:limit]]

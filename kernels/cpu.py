@@ -524,3 +524,42 @@ def huffman_tree_cpu(counts):
             points[end - i] = parent[b] - v
             b = parent[b]
     return codes, points, offsets
+
+
+@njit(cache=True, nogil=True)
+def cbow_examples_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negative,
+                      pair_state, noise_state, examples):
+    """CBOW's training examples, drawn exactly as `cbow_train_cpu` draws them.
+
+    One row per kept center word with at least one kept context word: [center, its
+    2·window context slots (the context words, then −1), K noise words ≠ center].
+    examples: (M, 1 + 2·window + K) int32 output with M >= len(ids), or (0, ...) to only
+    count (the noise stream is then not drawn from). Returns the number of rows.
+    """
+    write = examples.shape[0] > 0
+    slots = 2 * window
+    kept = np.empty(max(ids.shape[0], 1), dtype=np.int32)
+    rows = 0
+    start = 0
+    for s in range(sentence_ends.shape[0]):
+        end = sentence_ends[s]
+        n = subsample_cpu(ids[start:end], keep_prob, pair_state, kept)
+        for i in range(n):
+            lo, hi = window_bounds(pair_state, i, n, window)
+            if hi - lo - 1 <= 0:
+                continue
+            if write:
+                examples[rows, 0] = kept[i]
+                slot = 1
+                for c in range(lo, hi):
+                    if c != i:
+                        examples[rows, slot] = kept[c]
+                        slot += 1
+                for k in range(slot, 1 + slots):
+                    examples[rows, k] = -1
+                if negative > 0:  # fills columns 1 + slots ..; column slots is left as is
+                    draw_negatives(noise_state, accept, alias, kept[i],
+                                   examples[rows, slots:slots + 1 + negative])
+            rows += 1
+        start = end
+    return rows

@@ -58,8 +58,8 @@ def tiny_corpus(tmp_path):
 
 @contextmanager
 def planted_batches(directory, n_sentences: int, chunk_words: int, **config):
-    """(vocab, SkipGramBatches) of a planted corpus encoded in chunks of `chunk_words`."""
-    from w2v.batches import EncodedCorpus, SkipGramBatches
+    """(vocab, ExampleBatches) of a planted corpus encoded in chunks of `chunk_words`."""
+    from w2v.batches import EncodedCorpus, ExampleBatches
     from w2v.config import TrainConfig
     from w2v.vocab import Vocabulary
 
@@ -67,7 +67,7 @@ def planted_batches(directory, n_sentences: int, chunk_words: int, **config):
     vocab = Vocabulary.build(sentences, min_count=1)
     encoded = EncodedCorpus(sentences, vocab, chunk_words=chunk_words, directory=directory)
     try:
-        yield vocab, SkipGramBatches(encoded, vocab, TrainConfig(**config))
+        yield vocab, ExampleBatches(encoded, vocab, TrainConfig(**config))
     finally:
         encoded.close()
 

@@ -75,7 +75,7 @@ def main():
 
 def densifying_model():
     import tensorflow as tf
-    from w2v.backends.skipgram import SkipGram
+    from w2v.backends.keras_model import SkipGram
 
     class Densifying(SkipGram):
         def sparse_gradients(self, examples):
@@ -124,7 +124,7 @@ def merging_per_replica(replicas):
     each replica does before the all-gather: the same sums in the same order, so the
     comparison can be tight (merging is exact up to float rounding)."""
     import tensorflow as tf
-    from w2v.backends.skipgram import SkipGram
+    from w2v.backends.keras_model import SkipGram
     from w2v.optimizers import merge_rows
 
     class MergingPerReplica(SkipGram):
@@ -142,8 +142,8 @@ def merging_per_replica(replicas):
 
 
 class GlobalBatches:
-    """Looks like SkipGramBatches to the keras backend: each batch is the global batch of a
-    step, the replicas' batches side by side; streams: (SkipGramBatches, stream row) of
+    """Looks like ExampleBatches to the keras backend: each batch is the global batch of a
+    step, the replicas' batches side by side; streams: (ExampleBatches, stream row) of
     each reader."""
 
     def __init__(self, streams, per_stream, config):

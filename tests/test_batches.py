@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import planted_sentences
-from w2v.batches import EncodedCorpus, SkipGramBatches
+from w2v.batches import EncodedCorpus, ExampleBatches
 from w2v.config import TrainConfig
 from w2v.kernels.cpu import seed_state, skipgram_pairs_cpu
 from w2v.streams import epoch_streams
@@ -75,7 +75,7 @@ def test_encoded_corpus_round_trips_in_chunks(setup):
 def test_examples_layout_reproducibility_and_steps(setup):
     _, vocab, encoded = setup
     config = TrainConfig(batch_size=64, negative=4, window=3, seed=7, sample=1e-2)
-    batches = SkipGramBatches(encoded, vocab, config)
+    batches = ExampleBatches(encoded, vocab, config)
     epoch0 = list(batches.epoch(streams(7, 0)))
     assert len(epoch0) == batches.count_pairs(streams(7, 0)) // 64
     assert all(b.shape == (64, 6) and b.dtype == np.int32 for b in epoch0)
@@ -83,7 +83,7 @@ def test_examples_layout_reproducibility_and_steps(setup):
     assert (stacked[:, 2:] != stacked[:, 1:2]).all()  # no negative equals its context
     assert stacked.min() >= 0 and stacked.max() < len(vocab)
     # same seed and epoch: same examples; another epoch or seed: others
-    again = SkipGramBatches(encoded, vocab, config).epoch(streams(7, 0))
+    again = ExampleBatches(encoded, vocab, config).epoch(streams(7, 0))
     np.testing.assert_array_equal(np.concatenate(list(again)), stacked)
     assert not np.array_equal(np.concatenate(list(batches.epoch(streams(7, 1))))[:64], stacked[:64])
     assert not np.array_equal(next(iter(batches.epoch(streams(8, 0)))), epoch0[0])
@@ -92,7 +92,7 @@ def test_examples_layout_reproducibility_and_steps(setup):
 def test_negatives_follow_the_noise_distribution(setup):
     _, vocab, encoded = setup
     config = TrainConfig(batch_size=256, negative=5, sample=0)
-    batches = SkipGramBatches(encoded, vocab, config)
+    batches = ExampleBatches(encoded, vocab, config)
     negatives = np.concatenate([b[:, 2:].ravel() for e in range(3)
                                 for b in batches.epoch(streams(1, e))])
     freq = np.bincount(negatives, minlength=len(vocab)) / len(negatives)

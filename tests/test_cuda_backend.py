@@ -16,7 +16,7 @@ from w2v.kernels.cuda import SgnsTrainer, duplicate_rate, scatter_add, simulated
 from tests.conftest import (GROUP_SIZE, GROUPS, planted_batches, planted_sentences,
                             random_tables, share_of_neighbours_in_group)
 from w2v import sgns
-from w2v.batches import EncodedCorpus, SkipGramBatches
+from w2v.batches import EncodedCorpus, ExampleBatches
 from w2v.config import TrainConfig
 from w2v.streams import epoch_streams
 from w2v.trainer import train
@@ -107,7 +107,7 @@ def test_window_sizes_are_uniform_without_subsampling(tmp_path):
     sentences = [[f"w{i % 50}" for i in range(400)]]  # one long sentence, every word kept
     vocab = Vocabulary.build(sentences, min_count=1)
     encoded = EncodedCorpus(sentences, vocab, directory=tmp_path)
-    b = SkipGramBatches(encoded, vocab, TrainConfig(sample=0, window=4))
+    b = ExampleBatches(encoded, vocab, TrainConfig(sample=0, window=4))
     offset, ids, ends = next(encoded.spans(10**9))
     sizes = [len(inputs) for inputs, _ in replay(b, offset, ids, ends, range(10, 390),
                                                 epoch_keys(1, 0))]

@@ -27,7 +27,7 @@ LAYERS = [
     "w2v.optimizers.runge_kutta", "w2v.optimizers.schedules", "w2v.optimizers",
     # backends, then the one driver loop
     "w2v.backends", "w2v.backends.base", "w2v.backends.numba_backend",
-    "w2v.backends.cuda_backend", "w2v.backends.skipgram", "w2v.backends.keras_backend",
+    "w2v.backends.cuda_backend", "w2v.backends.keras_model", "w2v.backends.keras_backend",
     "w2v.driver",
     # scale-out: tf.distribute (keras), periodic sync (numba), Ray (the sync team's actors)
     "w2v.scaleout", "w2v.scaleout.tf_distribute", "w2v.scaleout.sync",

@@ -231,3 +231,28 @@ def test_every_mode_learns_the_planted_groups(planted_corpus, cbow, hs, negative
     vectors, summary = train(planted_corpus, config)
     share = share_of_neighbours_in_group(vectors)
     assert share > 0.95, f"only {share:.1%} of neighbours in the right group"
+
+
+def test_fused_cbow_trains_on_exactly_the_batch_paths_examples(tmp_path):
+    """CBOW's batch path (what keras trains on) draws what the fused kernel draws."""
+    from w2v.heads import negative_sampling_labels
+    from w2v.kernels.cpu import cbow_train_cpu
+
+    with planted_batches(tmp_path, 300, 700, sample=1e-2, window=3, seed=4, cbow=True,
+                         negative=5) as (vocab, b):
+        row = epoch_streams(4, 0, range(1))[0]
+        pair_state, noise_state = row[0:1].copy(), row[1:2].copy()
+        w_in, w_out = random_tables(len(vocab), 12)
+        fused_in, fused_out = w_in.copy(), w_out.copy()
+        predictions = sum(cbow_train_cpu(ids, ends, b.sampling, NO_TREE, 3, 5, True, fused_in,
+                                         fused_out, 0.03, 0.03, pair_state, noise_state)[0]
+                          for ids, ends in b.encoded.chunks())
+        examples = np.concatenate(list(b.chunk_examples(row)))
+        assert predictions == len(examples) == b.count_pairs(row) > 100
+        labels = negative_sampling_labels(6)
+        for example in examples:
+            context = example[1:7][example[1:7] >= 0]
+            reference_step(w_in, w_out, context, np.r_[example[:1], example[7:]], labels, 0.03,
+                           cbow=True)
+        np.testing.assert_allclose(fused_in, w_in, atol=1e-5)
+        np.testing.assert_allclose(fused_out, w_out, atol=1e-5)

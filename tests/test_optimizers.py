@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from w2v.backends.skipgram import SkipGram
+from w2v.backends.keras_model import SkipGram
 from w2v.config import OPTIMIZERS
 from w2v.optimizers import (LinearDecay, SoftBatch, SparseAdagrad, SparseMomentum, SparseOptimizer,
                             SparseSGD, make_optimizer)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from w2v import sgns
-from w2v.backends.skipgram import SkipGram
+from w2v.backends.keras_model import SkipGram
 from w2v.optimizers.runge_kutta import TABLEAUS, RungeKutta, rk_step
 
 rng = np.random.default_rng(0)

@@ -1,9 +1,9 @@
 """From sentences to fixed-size int32 training examples.
 
->>> from w2v.batches import EncodedCorpus, SkipGramBatches
+>>> from w2v.batches import EncodedCorpus, ExampleBatches
 >>> from w2v.streams import epoch_streams
 >>> encoded = EncodedCorpus(corpus, vocab)           # ids on disk, read back in chunks
->>> batches = SkipGramBatches(encoded, vocab, config)
+>>> batches = ExampleBatches(encoded, vocab, config)
 >>> for examples in batches.epoch(epoch_streams(1, 0, range(1))[0]): ...   # (B, 2 + K) int32
 
 An example row is [center, context, negative_1 .. negative_K]. The numba kernels in
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from w2v.kernels.cpu import NO_TREE, fill_examples_cpu, skipgram_pairs_cpu
+from w2v.kernels.cpu import NO_TREE, cbow_examples_cpu, fill_examples_cpu, skipgram_pairs_cpu
 from w2v.config import TrainConfig
 from w2v.vocab import Vocabulary, alias_table
 
@@ -108,7 +108,7 @@ class EncodedCorpus:
         self._file.close()
 
 
-class SkipGramBatches:
+class ExampleBatches:
     """Training examples of an epoch, `batch_size` rows each, drawn from its streams.
 
     streams: one row of w2v.streams.epoch_streams, (2,) uint64 [pair, noise]: subsampling
@@ -124,10 +124,19 @@ class SkipGramBatches:
         self.window = config.window
         self.negative = config.negative
         self.batch_size = config.batch_size
-        # hierarchical softmax: the Huffman tree's (codes, points, offsets); else NO_TREE
-        tree = vocab.huffman_tree() if config.hs else None
-        self.tree = (tree.codes, tree.points, tree.offsets) if tree else NO_TREE
-        self._pair_capacity = 2 * self.window * encoded.max_chunk_ids
+        self.cbow = config.cbow
+        # hierarchical softmax: the Huffman tree (w2v.vocab.HuffmanTree), as the kernels
+        # take it, (codes, points, offsets); NO_TREE without
+        self.huffman = vocab.huffman_tree() if config.hs else None
+        self.tree = ((self.huffman.codes, self.huffman.points, self.huffman.offsets)
+                     if self.huffman else NO_TREE)
+        self._pair_capacity = (1 if self.cbow else 2 * self.window) * encoded.max_chunk_ids
+
+    @property
+    def example_width(self) -> int:
+        """Columns of an example: skip-gram [center, context, K noise words]; CBOW
+        [center, 2·window context slots (−1 where none), K noise words]."""
+        return (1 + 2 * self.window if self.cbow else 2) + self.negative
 
     @property
     def sampling(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,15 +144,29 @@ class SkipGramBatches:
         return self.keep_prob, self.accept, self.alias
 
     def count_pairs(self, streams: np.ndarray) -> int:
-        """Pairs an epoch drawn from `streams` produces (replays subsampling and windows)."""
-        pair_state = streams[0:1].copy()
+        """Examples an epoch drawn from `streams` produces (replays subsampling and windows
+        alone): skip-gram pairs, or CBOW predictions."""
+        pair_state, noise_state = streams[0:1].copy(), streams[1:2].copy()
+        if self.cbow:
+            nothing = np.empty((0, self.example_width), dtype=np.int32)
+            return sum(cbow_examples_cpu(ids, ends, self.keep_prob, self.accept, self.alias,
+                                         self.window, self.negative, pair_state, noise_state,
+                                         nothing) for ids, ends in self.encoded.chunks())
         none = np.empty(0, dtype=np.int32)
         return sum(skipgram_pairs_cpu(ids, ends, self.keep_prob, self.window, pair_state, none, none)
                    for ids, ends in self.encoded.chunks())
 
     def chunk_examples(self, streams: np.ndarray) -> Iterator[np.ndarray]:
-        """The epoch of `streams` as one (n, 2 + K) int32 array per corpus chunk."""
+        """The epoch of `streams` as one (n, example_width) int32 array per corpus chunk."""
         pair_state, noise_state = streams[0:1].copy(), streams[1:2].copy()
+        if self.cbow:
+            buffer = np.empty((self._pair_capacity, self.example_width), dtype=np.int32)
+            for ids, ends in self.encoded.chunks():
+                n = cbow_examples_cpu(ids, ends, self.keep_prob, self.accept, self.alias,
+                                      self.window, self.negative, pair_state, noise_state,
+                                      buffer)
+                yield buffer[:n].copy()
+            return
         centers = np.empty(self._pair_capacity, dtype=np.int32)
         contexts = np.empty(self._pair_capacity, dtype=np.int32)
         for ids, ends in self.encoded.chunks():
@@ -162,7 +185,7 @@ class SkipGramBatches:
         has the same shape and the step count is exact.
         """
         b = self.batch_size
-        leftover = np.empty((0, 2 + self.negative), dtype=np.int32)
+        leftover = np.empty((0, self.example_width), dtype=np.int32)
         for examples in self.chunk_examples(streams):
             if len(leftover):
                 examples = np.concatenate([leftover, examples])

@@ -103,6 +103,13 @@ def cbow_input_gradient(grad_h, mask, mean: bool = True):
     return xp.einsum("bc,bd->bcd", scale, grad_h)
 
 
+def cbow_context_step(grad_h, mask):
+    """(B, C, d): what word2vec.c and gensim step each context row by (before −lr): ∂loss/∂h
+    itself, in both modes (mean: cbow_step_scale(m) × the exact gradient); padding gets 0."""
+    xp = _xp(grad_h)
+    return xp.einsum("bc,bd->bcd", mask, grad_h)
+
+
 def cbow_step_scale(count: int, mean: bool) -> float:
     """What the kernels multiply ∂loss/∂W[c] by before the step: m in mean mode (word2vec.c
     and gensim move every context row by −α ∂loss/∂h), 1 in sum mode (the gradient)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from w2v.batches import CHUNK_WORDS, EncodedCorpus, SkipGramBatches
+from w2v.batches import CHUNK_WORDS, EncodedCorpus, ExampleBatches
 from w2v.config import TrainConfig
 from w2v.io.corpus import Corpus
 from w2v.vocab import Vocabulary
@@ -98,7 +98,7 @@ def check_memory(config: TrainConfig, vocab_size: int) -> None:
 
 
 def encode(sentences, vocab: Vocabulary, config: TrainConfig, chunk_words: int | None = None
-           ) -> SkipGramBatches:
+           ) -> ExampleBatches:
     """The corpus as ids in a temporary file, with its batches; ValueError if no pairs."""
     encoded = EncodedCorpus(sentences, vocab, **({"chunk_words": chunk_words}
                                                  if chunk_words else {}))
@@ -106,10 +106,10 @@ def encode(sentences, vocab: Vocabulary, config: TrainConfig, chunk_words: int |
         encoded.close()
         raise ValueError(f"nothing to train on: no line of {describe(sentences)} has two "
                          f"words that occur min_count={config.min_count} times")
-    return SkipGramBatches(encoded, vocab, config)
+    return ExampleBatches(encoded, vocab, config)
 
 
-def prepare(corpus, config: TrainConfig) -> tuple[Corpus, Vocabulary, SkipGramBatches]:
+def prepare(corpus, config: TrainConfig) -> tuple[Corpus, Vocabulary, ExampleBatches]:
     """Read the corpus twice (count, then encode) and set up the batches.
 
     Raises FileNotFoundError for a missing path and ValueError for a corpus that cannot

@@ -2,7 +2,7 @@
 
 - numba_backend: the fused numba kernels on CPU threads (Hogwild), no TensorFlow;
 - cuda_backend: the numba.cuda kernels, corpus and tables on an NVIDIA GPU;
-- keras_backend: `SkipGram` (skipgram.py), a keras.Model with closed-form gradients, on
+- keras_backend: `Word2VecModel` (keras_model.py), a keras.Model with closed-form gradients, on
   the sparse optimizers of w2v.optimizers, optionally under a tf.distribute strategy.
 
 w2v/driver.py runs every one of them through the `Backend` interface (base.py); the

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from w2v.backends.base import Backend, Span, Trained
-from w2v.batches import SkipGramBatches
+from w2v.batches import ExampleBatches
 from w2v.config import TrainConfig
 from w2v.errors import GpuUnavailableError
 
@@ -33,7 +33,7 @@ class CudaBackend(Backend):
 
     name = "cuda"
 
-    def __init__(self, batches: SkipGramBatches, input_vectors: np.ndarray,
+    def __init__(self, batches: ExampleBatches, input_vectors: np.ndarray,
                  output_vectors: np.ndarray, config: TrainConfig, options=None,
                  launch_centers: int | None = None, upload_ids: int = UPLOAD_IDS,
                  blocks: int | None = None, threads_per_block: int | None = None):

@@ -1,4 +1,4 @@
-"""The keras backend: `SkipGram` (w2v/backends/skipgram.py) on the sparse optimizers of
+"""The keras backend: `Word2VecModel` (w2v/backends/keras_model.py) on the sparse optimizers of
 w2v.optimizers, its closed-form gradients applied as row scatters; optionally data-parallel
 under a tf.distribute strategy (w2v/scaleout/tf_distribute.py).
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from w2v.backends.base import Backend, Span, Trained
-from w2v.batches import SkipGramBatches
+from w2v.batches import ExampleBatches
 from w2v.config import TrainConfig
 from w2v.streams import epoch_streams
 
@@ -50,13 +50,13 @@ class KerasBackend(Backend):
 
     name = "keras"
 
-    def __init__(self, batches: SkipGramBatches, input_vectors: np.ndarray,
+    def __init__(self, batches: ExampleBatches, input_vectors: np.ndarray,
                  output_vectors: np.ndarray, config: TrainConfig, options: KerasOptions | None = None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
         import tensorflow as tf
 
-        from w2v.backends.skipgram import SkipGram
+        from w2v.backends.keras_model import Word2VecModel
         from w2v.optimizers import LinearDecay, make_optimizer
 
         options = options or KerasOptions()
@@ -91,14 +91,17 @@ class KerasBackend(Backend):
         schedule = LinearDecay(config.alpha, config.min_alpha,
                                steps * config.epochs // config.steps_per_update)
         with team.strategy.scope() if team else contextlib.nullcontext():
-            model = (options.model_class or SkipGram)(len(input_vectors), config.dim,
-                                                       seed=config.seed)
+            model = (options.model_class or Word2VecModel)(
+                len(input_vectors), config.dim, seed=config.seed, cbow=config.cbow,
+                cbow_mean=config.cbow_mean, negative=config.negative, tree=batches.huffman,
+                window=config.window)
             model.input_vectors.assign(input_vectors)
             model.output_vectors.assign(output_vectors)
             optimizer = (options.optimizer_factory(schedule) if options.optimizer_factory else
                          make_optimizer(config.optimizer, schedule, config.steps_per_update))
             model.compile(optimizer=optimizer,
-                          jit_compile=team is None and getattr(optimizer, "jit_compatible", True),
+                          jit_compile=team is None and model.jit_compatible
+                          and getattr(optimizer, "jit_compatible", True),
                           # a distributed step's all-reduce fails inside Keras's multi-step
                           # loop ("You must feed a value for placeholder", TF 2.21): one a call
                           steps_per_execution=1 if team else self.span_steps)
@@ -151,7 +154,7 @@ class KerasBackend(Backend):
         self.model.reset_metrics()
         self.callbacks.on_epoch_begin(epoch)
         skip = first_span * self.span_steps
-        b, width = self.batches.batch_size, 2 + self.config.negative
+        b, width = self.batches.batch_size, self.batches.example_width
         streams = streams.copy()
 
         def dataset():

@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from w2v.backends.base import Backend, Span, Trained
-from w2v.batches import SkipGramBatches
+from w2v.batches import ExampleBatches
 from w2v.config import TrainConfig
 from w2v.kernels.cpu import cbow_train_cpu, sgns_train_cpu, sgns_train_windows_cpu
 
 
-def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: SkipGramBatches,
+def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatches,
                 input_vectors: np.ndarray, output_vectors: np.ndarray, lr_begin: float,
                 lr_end: float, streams: np.ndarray, pool: ThreadPoolExecutor | None) -> Trained:
     """Train one chunk with a fused kernel (`chunk_kernel`), one slice of whole sentences
@@ -72,7 +72,7 @@ class NumbaBackend(Backend):
 
     name = "numba"
 
-    def __init__(self, batches: SkipGramBatches, input_vectors: np.ndarray,
+    def __init__(self, batches: ExampleBatches, input_vectors: np.ndarray,
                  output_vectors: np.ndarray, config: TrainConfig, options=None):
         encoded = batches.encoded
         self.batches, self.encoded = batches, encoded

@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from w2v import sgns
 from w2v.optimizers.base import SparseOptimizer, resource_handle
 
 
@@ -30,6 +29,7 @@ class SoftBatch(SparseOptimizer):
     """
 
     jit_compatible = False
+    static_rows = True  # each step's rows go into fixed-size buffers: padding stays, as row −1
 
     def __init__(self, optimizer, steps_per_update=2, name="soft_batch", **kwargs):
         if int(steps_per_update) < 1:
@@ -93,7 +93,7 @@ class SoftBatch(SparseOptimizer):
                 self._store(indices, g.indices)
 
         def update():
-            accumulated = [tf.IndexedSlices(values.value, indices.value, g.dense_shape)
+            accumulated = [_real_rows(tf.IndexedSlices(values.value, indices.value, g.dense_shape))
                            if indices is not None else values.value
                            for g, (values, indices) in zip(grads, self._buffers)]
             self.inner.apply(accumulated, variables)
@@ -116,7 +116,7 @@ class SoftBatch(SparseOptimizer):
             self._buffers = self._buffer_like(examples, "examples")
         self._store(self._buffers, examples)
         self._every_kth(lambda: self.inner.apply_examples(model, self._buffers.value))
-        return sgns.loss(*model.gather(examples))
+        return model.example_loss(examples)
 
     def get_config(self):
         return {"optimizer": keras.optimizers.serialize(self.inner),
@@ -128,3 +128,11 @@ class SoftBatch(SparseOptimizer):
         config["optimizer"] = keras.optimizers.deserialize(config["optimizer"],
                                                            custom_objects=custom_objects)
         return cls(**config)
+
+
+def _real_rows(gradient: tf.IndexedSlices) -> tf.IndexedSlices:
+    """The gradient without the padding rows a model marked −1 (w2v.backends.keras_model:
+    CBOW's empty context slots, short tree paths)."""
+    keep = gradient.indices >= 0
+    return tf.IndexedSlices(tf.boolean_mask(gradient.values, keep),
+                            tf.boolean_mask(gradient.indices, keep), gradient.dense_shape)

@@ -34,7 +34,7 @@ import numpy as np
 
 from w2v.backends.base import Backend, Span, Trained
 from w2v.backends.numba_backend import chunk_kernel, train_chunk
-from w2v.batches import CHUNK_WORDS, EncodedCorpus, SkipGramBatches
+from w2v.batches import CHUNK_WORDS, EncodedCorpus, ExampleBatches
 from w2v.config import TrainConfig
 from w2v.io.corpus import Corpus
 from w2v.vocab import Vocabulary
@@ -136,7 +136,7 @@ class ShardWorker:
         shard = (index, count) if count > 1 else None
         sentences = Corpus(paths, config.max_sentence_length, shard)
         self.encoded = EncodedCorpus(sentences, vocab, chunk_words=min(CHUNK_WORDS, sync_words))
-        self.batches = SkipGramBatches(self.encoded, vocab, config)
+        self.batches = ExampleBatches(self.encoded, vocab, config)
         self.kernel = chunk_kernel(config)
         self.tables = [np.array(t, dtype=np.float32) for t in tables]
         self.snapshot = [t.copy() for t in self.tables]
