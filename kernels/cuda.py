@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 from numba import cuda, float32, float64, int32, int64, njit, uint64
 
-from w2v.kernels.cpu import sgns_term
+from w2v.kernels.cpu import NO_TREE, sgns_term
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -83,22 +83,25 @@ def _make_helpers(jit):
     def nth_draw(base, n):
         return mix(base + uint64(n) * _GOLDEN)
 
-    def gather_window(ids, ends, offset, p, keep_prob, accept, alias, window, keep_key,
-                      draw_key, inputs, targets):
-        """The training window of the center at ids[p]; returns m, its context count.
+    def gather_window(ids, ends, offset, p, keep_prob, accept, alias, window, negative, codes,
+                      points, offsets, node_base, keep_key, draw_key, inputs, targets, labels):
+        """The training window of the center at ids[p]; returns (m, t): its context count
+        and its target count.
 
         ids: (N,) int32 whole sentences; ends: (S,) int64 sentence end offsets into ids;
         offset: corpus position of ids[0]; inputs: (>= 2·window,) int32 out, the kept
-        context words (left side nearest first, then the right side); targets: (1 + K,)
-        int32 out, [center, K negatives ≠ center]. m = 0 when the center is subsampled
-        away or has no kept neighbour (inputs and targets are then not written).
+        context words (left side nearest first, then the right side); targets, labels:
+        (>= t,) out: with negative > 0, [center, K negatives ≠ center] labelled [1, 0, ...];
+        with a tree ((codes, points, offsets) non-empty), then the center's path, rows
+        node_base + node labelled 1 − code. m = 0 when the center is subsampled away or
+        has no kept neighbour (inputs and targets are then not written).
 
         As word2vec: b uniform in 1..window, then the b nearest *kept* words on each side
         within the sentence (subsampling happens before the window is drawn).
         """
         word = ids[p]
         if not kept(word, offset + p, keep_prob, keep_key):
-            return 0
+            return 0, 0
         lo, hi = 0, ends.shape[0]  # the sentence holding p: first end > p
         while lo < hi:
             mid = (lo + hi) // 2
@@ -126,19 +129,29 @@ def _make_helpers(jit):
                 found += 1
             q += 1
         if m == 0:
-            return 0
-        targets[0] = word
-        n_words, draw = accept.shape[0], 1
-        for k in range(1, targets.shape[0]):
-            while True:  # alias draw; a noise word equal to the center is drawn again
-                bits = nth_draw(base, draw)
-                draw += 1
-                i = below(bits, n_words)
-                noise = i if unit(bits) < accept[i] else int64(alias[i])
-                if noise != word or n_words == 1:
-                    break
-            targets[k] = noise
-        return m
+            return 0, 0
+        t = 0
+        if negative > 0:
+            targets[0] = word
+            labels[0] = float32(1.0)
+            n_words, draw = accept.shape[0], 1
+            for k in range(1, 1 + negative):
+                while True:  # alias draw; a noise word equal to the center is drawn again
+                    bits = nth_draw(base, draw)
+                    draw += 1
+                    i = below(bits, n_words)
+                    noise = i if unit(bits) < accept[i] else int64(alias[i])
+                    if noise != word or n_words == 1:
+                        break
+                targets[k] = noise
+                labels[k] = float32(0.0)
+            t = 1 + negative
+        if offsets.shape[0] > 0:
+            for q in range(offsets[word], offsets[word + 1]):
+                targets[t] = node_base + points[q]
+                labels[t] = float32(1.0) - float32(codes[q])
+                t += 1
+        return m, t
 
     return jit(gather_window)
 
@@ -149,91 +162,121 @@ _sgns_term_device = cuda.jit(device=True)(sgns_term)  # the CPU kernels' formula
 
 
 def window_examples(ids, ends, offset, p, keep_prob, accept, alias, window, negative,
-                    keep_key, draw_key) -> tuple[np.ndarray, np.ndarray]:
+                    keep_key, draw_key, tree=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """On the host, what the training kernel draws for the center at ids[p].
 
-    Returns (inputs (m,) int32, targets (1 + negative,) int32); m = 0 when it trains
-    nothing, and then targets are not drawn (their values mean nothing).
-    """
+    tree: (codes, points, offsets) of hierarchical softmax, or None. Returns (inputs (m,)
+    int32, targets (t,) int32, labels (t,) float32); m = 0 when it trains nothing, and then
+    targets are not drawn (t = 0)."""
+    codes, points, offsets = tree if tree is not None else NO_TREE
+    depth = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
     inputs = np.empty(2 * window, dtype=np.int32)
-    targets = np.empty(1 + negative, dtype=np.int32)
+    targets = np.empty(1 + negative + depth, dtype=np.int32)
+    labels = np.empty(1 + negative + depth, dtype=np.float32)
     with _quiet_overflow():
-        m = _gather_window_host(ids, ends, np.int64(offset), np.int64(p), keep_prob, accept,
-                                alias, np.int64(window), keep_key, draw_key, inputs, targets)
-    return inputs[:m].copy(), targets
+        m, t = _gather_window_host(ids, ends, np.int64(offset), np.int64(p), keep_prob, accept,
+                                   alias, np.int64(window), np.int64(negative), codes, points,
+                                   offsets, np.int64(len(keep_prob)), keep_key, draw_key,
+                                   inputs, targets, labels)
+    return inputs[:m].copy(), targets[:t].copy(), labels[:t].copy()
 
 
 @functools.lru_cache(maxsize=None)
-def _train_kernel(dim: int, window: int, negative: int, threads: int, hogwild: bool):
-    """The fused training kernel for one shape (shared arrays need compile-time sizes)."""
-    most_inputs, n_targets = 2 * window, 1 + negative
+def _train_kernel(dim: int, window: int, negative: int, depth: int, threads: int, hogwild: bool,
+                  cbow: bool = False, cbow_mean: bool = True):
+    """The fused training kernel for one shape (shared arrays need compile-time sizes):
+    depth is the tree's longest path (0 without hierarchical softmax)."""
+    most_inputs = 2 * window
+    n_targets = (1 + negative if negative > 0 else 0) + depth
     gather, term_and_step = _gather_window_device, _sgns_term_device
 
     @cuda.jit
-    def train(ids, ends, offset, first, last, keep_prob, accept, alias, window_, keep_key,
-              draw_key, lr_first, lr_step, input_vectors, output_vectors, losses, pairs,
-              rows_in, updates_in, rows_out, updates_out):
+    def train(ids, ends, offset, first, last, keep_prob, accept, alias, window_, negative_,
+              codes, points, offsets, node_base, keep_key, draw_key, lr_first, lr_step,
+              input_vectors, output_vectors, losses, pairs, rows_in, updates_in, rows_out,
+              updates_out):
         tid = cuda.threadIdx.x
         block = cuda.blockIdx.x
         inputs = cuda.shared.array(most_inputs, int32)
         targets = cuda.shared.array(n_targets, int32)
-        count = cuda.shared.array(1, int32)
+        labels = cuda.shared.array(n_targets, float32)
+        count = cuda.shared.array(2, int32)
         w = cuda.shared.array((most_inputs, dim), float32)  # old input rows of the window
         u = cuda.shared.array((n_targets, dim), float32)  # old output rows of its targets
+        h = cuda.shared.array(dim, float32)  # CBOW: the context rows' mean (or sum)
         steps = cuda.shared.array((most_inputs, n_targets), float32)  # −lr · ∂loss/∂score
         loss = float64(0.0)
         for p in range(first + block, last, cuda.gridDim.x):
             if tid == 0:
-                count[0] = gather(ids, ends, offset, p, keep_prob, accept, alias, window_,
-                                  keep_key, draw_key, inputs, targets)
+                count[0], count[1] = gather(ids, ends, offset, p, keep_prob, accept, alias,
+                                            window_, negative_, codes, points, offsets,
+                                            node_base, keep_key, draw_key, inputs, targets,
+                                            labels)
             cuda.syncthreads()
-            m = count[0]
+            m, t = count[0], count[1]
             slot = p - first
             if not hogwild:  # every slot of the center is written: unused ones get row −1
                 for a in range(tid, most_inputs, threads):
                     rows_in[slot, a] = inputs[a] if a < m else -1
                 for k in range(tid, n_targets, threads):
-                    rows_out[slot, k] = targets[k] if m > 0 else -1
+                    rows_out[slot, k] = targets[k] if m > 0 and k < t else -1
             if m > 0:
                 lr = float32(lr_first + lr_step * p)
                 for i in range(tid, m * dim, threads):
                     a = i // dim
                     w[a, i - a * dim] = input_vectors[inputs[a], i - a * dim]
-                for i in range(tid, n_targets * dim, threads):
+                for i in range(tid, t * dim, threads):
                     k = i // dim
                     u[k, i - k * dim] = output_vectors[targets[k], i - k * dim]
                 cuda.syncthreads()
-                for i in range(tid, m * n_targets, threads):
-                    a = i // n_targets
-                    k = i - a * n_targets
-                    score = float32(0.0)
-                    for j in range(dim):
-                        score += w[a, j] * u[k, j]
-                    term, steps[a, k] = term_and_step(score, k == 0, lr)
-                    loss += term
+                if cbow:  # one input vector: h from the contexts, scored against each target
+                    for j in range(tid, dim, threads):
+                        total = float32(0.0)
+                        for a in range(m):
+                            total += w[a, j]
+                        h[j] = total / m if cbow_mean else total
+                    cuda.syncthreads()
+                    for k in range(tid, t, threads):
+                        score = float32(0.0)
+                        for j in range(dim):
+                            score += h[j] * u[k, j]
+                        term, steps[0, k] = term_and_step(score, labels[k] > 0.5, lr)
+                        loss += term
+                else:  # skip-gram: each context row against each target
+                    for i in range(tid, m * t, threads):
+                        a = i // t
+                        k = i - a * t
+                        score = float32(0.0)
+                        for j in range(dim):
+                            score += w[a, j] * u[k, j]
+                        term, steps[a, k] = term_and_step(score, labels[k] > 0.5, lr)
+                        loss += term
                 cuda.syncthreads()
-                for i in range(tid, m * dim, threads):
+                for i in range(tid, m * dim, threads):  # each input row's step
                     a = i // dim
                     j = i - a * dim
                     g = float32(0.0)
-                    for k in range(n_targets):
-                        g += steps[a, k] * u[k, j]
+                    for k in range(t):  # CBOW: −lr ∂loss/∂h for every context row
+                        g += steps[0 if cbow else a, k] * u[k, j]
                     if hogwild:
                         cuda.atomic.add(input_vectors, (inputs[a], j), g)
                     else:
                         updates_in[slot, a, j] = g
-                for i in range(tid, n_targets * dim, threads):
+                for i in range(tid, t * dim, threads):  # each target row's step
                     k = i // dim
                     j = i - k * dim
                     g = float32(0.0)
-                    for a in range(m):
-                        g += steps[a, k] * w[a, j]
+                    if cbow:
+                        g = steps[0, k] * h[j]
+                    else:
+                        for a in range(m):
+                            g += steps[a, k] * w[a, j]
                     if hogwild:
                         cuda.atomic.add(output_vectors, (targets[k], j), g)
                     else:
                         updates_out[slot, k, j] = g
                 if tid == 0:
-                    pairs[block] += m
+                    pairs[block] += 1 if cbow else m
             cuda.syncthreads()  # everyone is done with the shared arrays of this center
         losses[block * threads + tid] = loss  # a slot per thread: sums the same every run
 
@@ -403,52 +446,62 @@ def device_name() -> str:
 class SgnsTrainer:
     """Device-resident tables and the fused training kernel for one shape.
 
-    input_vectors, output_vectors: (V, d) float32 host arrays, copied to the device once;
-    `tables()` copies them back. `train(...)` runs one launch over centers first..last-1
-    of a span of ids already on the device. Shapes and dtypes are checked here, once.
+    input_vectors: (V, d) and output_vectors: (V + tree nodes, d) float32 host arrays,
+    copied to the device once; `tables()` copies them back. `train(...)` runs one launch
+    over centers first..last-1 of a span of ids already on the device. Shapes and dtypes
+    are checked here, once. negative: noise words per window (0: none); tree: (codes,
+    points, offsets) of hierarchical softmax (w2v.vocab.HuffmanTree), or None; cbow: the
+    window's mean (cbow_mean, else sum) predicts the center, instead of skip-gram.
     batched_centers: the most centers of one batched launch (its update buffers hold
-    (2·window + 1 + K) rows of d floats per center).
+    (2·window + 1 + K + tree depth) rows of d floats per center).
     """
 
     def __init__(self, input_vectors: np.ndarray, output_vectors: np.ndarray, keep_prob,
                  accept, alias, window: int, negative: int, updates: str = "hogwild",
                  threads_per_block: int | None = None, blocks: int | None = None,
-                 batched_centers: int = 512):
+                 batched_centers: int = 512, tree=None, cbow: bool = False,
+                 cbow_mean: bool = True):
         if updates not in ("hogwild", "batched"):
             raise ValueError(f"updates must be hogwild or batched, got {updates!r}")
+        codes, points, offsets = tree if tree is not None else NO_TREE
         v, dim = input_vectors.shape
+        nodes = v - 1 if len(offsets) else 0
         for name, array, shape, dtype in [
                 ("input_vectors", input_vectors, (v, dim), np.float32),
-                ("output_vectors", output_vectors, (v, dim), np.float32),
+                ("output_vectors", output_vectors, (v + nodes, dim), np.float32),
                 ("keep_prob", keep_prob, (v,), np.float32), ("accept", accept, (v,), np.float32),
                 ("alias", alias, (v,), np.int32)]:
             if array.shape != shape or array.dtype != dtype:
                 raise ValueError(f"{name} must be {shape} {np.dtype(dtype).name}, got "
                                  f"{array.shape} {array.dtype}")
-        shared = 4 * (dim * (2 * window + 1 + negative) + 2 * window * (2 + negative) + 2
-                      + negative)
+        depth = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
+        n_targets = (1 + negative if negative > 0 else 0) + depth
+        shared = 4 * (dim * (2 * window + n_targets + 1) + 2 * window * (1 + n_targets)
+                      + 2 * n_targets + 2)
         if shared > SHARED_MEMORY_BYTES:
-            raise ValueError(f"dim {dim} with window {window} and negative {negative} needs "
-                             f"{shared:,} bytes of shared memory per block, over the "
-                             f"{SHARED_MEMORY_BYTES:,} a block has: lower dim or window")
+            raise ValueError(f"dim {dim} with window {window}, negative {negative} and a tree "
+                             f"{depth} deep needs {shared:,} bytes of shared memory per block, "
+                             f"over the {SHARED_MEMORY_BYTES:,} a block has: lower dim or window")
         self.dim, self.window, self.negative, self.updates = dim, window, negative, updates
+        self.n_targets = n_targets
         # one warp per window on a GPU; 4 Python threads per block under the simulator
         self.threads = threads_per_block or (4 if simulated() else 32)
         self.blocks = blocks or _max_blocks()
         self.batched_centers = batched_centers
-        self.kernel = _train_kernel(dim, window, negative, self.threads,
-                                    updates == "hogwild")
+        self.kernel = _train_kernel(dim, window, negative, depth, self.threads,
+                                    updates == "hogwild", bool(cbow), bool(cbow_mean))
         self.input_vectors = cuda.to_device(input_vectors)
         self.output_vectors = cuda.to_device(output_vectors)
         self.keep_prob, self.accept, self.alias = map(cuda.to_device, (keep_prob, accept, alias))
+        self.tree = tuple(cuda.to_device(np.ascontiguousarray(a)) for a in (codes, points, offsets))
         self.losses = cuda.device_array(self.blocks * self.threads, dtype=np.float64)
         self.pairs = cuda.device_array(self.blocks, dtype=np.int64)
         if updates == "batched":
             c = batched_centers
             self.rows_in = cuda.device_array((c, 2 * window), dtype=np.int32)
             self.updates_in = cuda.device_array((c, 2 * window, dim), dtype=np.float32)
-            self.rows_out = cuda.device_array((c, 1 + negative), dtype=np.int32)
-            self.updates_out = cuda.device_array((c, 1 + negative, dim), dtype=np.float32)
+            self.rows_out = cuda.device_array((c, n_targets), dtype=np.int32)
+            self.updates_out = cuda.device_array((c, n_targets, dim), dtype=np.float32)
         else:  # unused by the hogwild kernel: the smallest arrays of the right types
             self.rows_in = self.rows_out = cuda.device_array((1, 1), dtype=np.int32)
             self.updates_in = self.updates_out = cuda.device_array((1, 1, 1), dtype=np.float32)
@@ -461,8 +514,9 @@ class SgnsTrainer:
         their end offsets; offset: corpus position of ids[0] (the draws depend on it); the
         learning rate falls linearly from lr_first at ids[first] to lr_last at ids[last].
         Batched: at most `batched_centers` centers, their updates scattered after the
-        kernel in a fixed order. Returns (pairs trained, summed loss): two small copies
-        back to the host, which also wait for the launch to finish.
+        kernel in a fixed order. Returns (predictions trained: pairs for skip-gram, centers
+        for CBOW; summed loss): two small copies back to the host, which also wait for the
+        launch to finish.
         """
         n = last - first
         if self.updates == "batched" and n > self.batched_centers:
@@ -474,11 +528,12 @@ class SgnsTrainer:
             self.kernel[self.blocks, self.threads](
                 ids, ends, np.int64(offset), np.int64(first), np.int64(last),
                 self.keep_prob, self.accept, self.alias, np.int64(self.window),
+                np.int64(self.negative), *self.tree, np.int64(self.keep_prob.shape[0]),
                 keep_key, draw_key, np.float64(lr_first - step * first), np.float64(step),
                 self.input_vectors, self.output_vectors, self.losses, self.pairs,
                 self.rows_in, self.updates_in, self.rows_out, self.updates_out)
         if self.updates == "batched":
-            slots_in, slots_out = n * 2 * self.window, n * (1 + self.negative)
+            slots_in, slots_out = n * 2 * self.window, n * self.n_targets
             scatter_add(self.input_vectors, self.rows_in[:n].reshape(slots_in),
                         self.updates_in[:n].reshape(slots_in, self.dim), "segments")
             scatter_add(self.output_vectors, self.rows_out[:n].reshape(slots_out),

@@ -15,7 +15,7 @@ from numba import cuda
 from w2v.kernels.cuda import SgnsTrainer, duplicate_rate, scatter_add, simulated, window_examples
 from tests.conftest import (GROUP_SIZE, GROUPS, planted_batches, planted_sentences,
                             random_tables, share_of_neighbours_in_group)
-from w2v import sgns
+from w2v import heads
 from w2v.batches import EncodedCorpus, ExampleBatches
 from w2v.config import TrainConfig
 from w2v.streams import epoch_streams
@@ -64,22 +64,32 @@ def planted(tmp_path):
         yield vocab_batches
 
 
-def reference_step(w_in, w_out, windows, lr):
-    """w2v.sgns on the batch of every (context, targets) example of `windows`, all
-    gradients at the given tables, then scatter-added: what one launch of batched does."""
+def reference_step(w_in, w_out, windows, lr, cbow=None):
+    """w2v.heads on every window of `windows`, all gradients at the given tables, then
+    scatter-added: what one launch of batched does. Skip-gram: the batch of (context row,
+    targets) examples; CBOW (cbow = mean?): the contexts' mean or sum against the targets,
+    every context row moved by −lr ∂loss/∂h (word2vec.c's rule)."""
     new_in, new_out = w_in.copy(), w_out.copy()
-    for inputs, targets in windows:
-        if len(inputs):
-            _, g_w, g_u = sgns.loss_and_gradients(
-                w_in[inputs], np.broadcast_to(w_out[targets], (len(inputs), *w_out[targets].shape)))
+    for inputs, targets, labels in windows:
+        if not len(inputs):
+            continue
+        if cbow is None:
+            _, g_w, g_u = heads.binary_loss_and_gradients(
+                w_in[inputs], np.broadcast_to(w_out[targets], (len(inputs), *w_out[targets].shape)),
+                labels)
             np.add.at(new_in, inputs, -lr * g_w)
-            np.add.at(new_out, np.tile(targets, len(inputs)), -lr * g_u.reshape(-1, w_in.shape[1]))
+        else:
+            mask = np.ones((1, len(inputs)), np.float32)
+            h = heads.cbow_input(w_in[inputs][None], mask, cbow)
+            _, g_h, g_u = heads.binary_loss_and_gradients(h, w_out[targets][None], labels)
+            np.add.at(new_in, inputs, -lr * heads.cbow_context_step(g_h, mask)[0])
+        np.add.at(new_out, np.tile(targets, len(g_u)), -lr * g_u.reshape(-1, w_in.shape[1]))
     return new_in, new_out
 
 
-def replay(batches, offset, ids, ends, positions, keys):
+def replay(batches, offset, ids, ends, positions, keys, tree=None):
     return [window_examples(ids, ends, offset, p, batches.keep_prob, batches.accept,
-                            batches.alias, batches.window, batches.negative, *keys)
+                            batches.alias, batches.window, batches.negative, *keys, tree)
             for p in positions]
 
 
@@ -88,19 +98,20 @@ def test_host_replay_draws_word2vec_windows(planted):
     offset, ids, ends = next(b.encoded.spans(10**9))
     keys = epoch_keys(7, 0)
     windows = replay(b, offset, ids, ends, range(len(ids)), keys)
-    kept_share = np.mean([len(inputs) > 0 for inputs, _ in windows])
+    kept_share = np.mean([len(inputs) > 0 for inputs, _, _ in windows])
     assert 0.3 < kept_share < 0.95  # sample=2e-3 keeps about 40 % of each word
-    for inputs, targets in windows:
-        assert len(inputs) <= 2 * b.window and len(targets) == 1 + b.negative
+    for inputs, targets, labels in windows:
+        assert len(inputs) <= 2 * b.window
         if len(inputs):
+            assert len(targets) == 1 + b.negative and labels.tolist() == [1, 0, 0, 0, 0]
             assert (targets[1:] != targets[0]).all()  # no negative equals its positive
     again = replay(b, offset, ids, ends, range(50), keys)
-    for (i1, t1), (i2, t2) in zip(windows[:50], again):
+    for (i1, t1, _), (i2, t2, _) in zip(windows[:50], again):
         np.testing.assert_array_equal(i1, i2)
-        if len(i1):  # targets are drawn only for a window that trains
-            np.testing.assert_array_equal(t1, t2)
+        np.testing.assert_array_equal(t1, t2)
     other = replay(b, offset, ids, ends, range(50), epoch_keys(7, 1))
-    assert any(len(x) != len(y) or (x != y).any() for (x, _), (y, _) in zip(windows[:50], other))
+    assert any(len(x) != len(y) or (x != y).any()
+               for (x, _, _), (y, _, _) in zip(windows[:50], other))
 
 
 def test_window_sizes_are_uniform_without_subsampling(tmp_path):
@@ -109,8 +120,8 @@ def test_window_sizes_are_uniform_without_subsampling(tmp_path):
     encoded = EncodedCorpus(sentences, vocab, directory=tmp_path)
     b = ExampleBatches(encoded, vocab, TrainConfig(sample=0, window=4))
     offset, ids, ends = next(encoded.spans(10**9))
-    sizes = [len(inputs) for inputs, _ in replay(b, offset, ids, ends, range(10, 390),
-                                                epoch_keys(1, 0))]
+    sizes = [len(inputs) for inputs, _, _ in replay(b, offset, ids, ends, range(10, 390),
+                                                   epoch_keys(1, 0))]
     counts = np.bincount(sizes, minlength=9)
     assert counts[[1, 3, 5, 7]].sum() == 0  # b words on each side: 2b in the middle
     assert all(60 < c < 130 for c in counts[[2, 4, 6, 8]]), counts
@@ -133,7 +144,7 @@ def test_one_block_equals_the_reference_window_by_window(planted):
     got_in, got_out = trainer.tables()
     np.testing.assert_allclose(got_in, w_in, atol=1e-5)
     np.testing.assert_allclose(got_out, w_out, atol=1e-5)
-    assert pairs == sum(len(inputs) for inputs, _ in windows) > 0
+    assert pairs == sum(len(inputs) for inputs, _, _ in windows) > 0
     assert np.isfinite(loss) and loss > 0
 
 
@@ -160,6 +171,40 @@ def test_batched_launches_equal_the_reference_launch_by_launch(planted):
     got_in, got_out = trainer.tables()
     np.testing.assert_allclose(got_in, w_in, atol=1e-5)
     np.testing.assert_allclose(got_out, w_out, atol=1e-5)
+
+
+@pytest.mark.parametrize("cbow,hs,negative,updates", [
+    (True, False, 4, "hogwild"), (False, True, 0, "hogwild"), (True, True, 2, "batched"),
+    (False, True, 3, "batched")], ids=["cbow-ns", "sg-hs", "cbow-both-batched", "sg-both-batched"])
+def test_cbow_and_hierarchical_softmax_equal_the_reference(tmp_path, cbow, hs, negative, updates):
+    """One block hogwild (center by center) or batched launches (all centers at the old
+    tables), on the windows and paths the host replays."""
+    with planted_batches(tmp_path, 40, 200, sample=2e-3, window=3, negative=negative,
+                         hs=hs, cbow=cbow) as (vocab, b):
+        tree = b.tree if hs else None
+        offset, ids, ends = next(b.encoded.spans(200))
+        keys = epoch_keys(3, 0)
+        w_in, w_out = random_tables(len(vocab), 8)
+        if hs:
+            w_out = np.vstack([w_out, random_tables(len(vocab) - 1, 8, seed=1)[1]])
+        trainer = SgnsTrainer(w_in, w_out, b.keep_prob, b.accept, b.alias, b.window, negative,
+                              updates=updates, blocks=1 if updates == "hogwild" else 2,
+                              batched_centers=30, tree=tree, cbow=cbow)
+        pairs, loss = trainer.train(cuda.to_device(ids), cuda.to_device(ends), offset, 0, 30,
+                                    *keys, 0.05, 0.05)
+        windows = replay(b, offset, ids, ends, range(30), keys, tree)
+        if updates == "hogwild":
+            for window in windows:
+                w_in, w_out = reference_step(w_in, w_out, [window], 0.05, True if cbow else None)
+        else:
+            w_in, w_out = reference_step(w_in, w_out, windows, 0.05, True if cbow else None)
+        got_in, got_out = trainer.tables()
+        np.testing.assert_allclose(got_in, w_in, atol=1e-5)
+        np.testing.assert_allclose(got_out, w_out, atol=1e-5)
+        trained = [w for w in windows if len(w[0])]
+        assert pairs == (len(trained) if cbow else sum(len(w[0]) for w in trained)) > 0
+        if hs:
+            assert all(len(t) > 1 + negative for _, t, _ in trained)  # the paths are there
 
 
 def write_planted(path, n_sentences):
@@ -273,11 +318,15 @@ numba.cuda.dispatcher.get_current_device = lambda: namespace.SimpleNamespace(com
 import w2v.kernels.cuda as kc
 ints, longs, floats = t.int32[::1], t.int64[::1], t.float32[::1]
 table, rows, slots = t.float32[:, ::1], t.int32[:, ::1], t.float32[:, :, ::1]
-train = (ints, longs, t.int64, t.int64, t.int64, floats, floats, ints, t.int64, t.uint64,
-         t.uint64, t.float64, t.float64, table, table, t.float64[::1], longs, rows, slots, rows, slots)
-for shape in [(100, 5, 5, 32), (300, 10, 15, 64)]:
+train = (ints, longs, t.int64, t.int64, t.int64, floats, floats, ints, t.int64, t.int64,
+         t.int8[::1], ints, longs, t.int64, t.uint64, t.uint64, t.float64, t.float64, table,
+         table, t.float64[::1], longs, rows, slots, rows, slots)
+for dim, window, negative, depth in [(100, 5, 5, 0), (300, 10, 15, 0), (100, 5, 0, 24),
+                                     (64, 5, 5, 20)]:
     for hogwild in (True, False):
-        cuda.compile_ptx(kc._train_kernel(*shape, hogwild).py_func, train, cc=CC)
+        for cbow in (False, True):
+            cuda.compile_ptx(kc._train_kernel(dim, window, negative, depth, 32, hogwild,
+                                              cbow).py_func, train, cc=CC)
 cuda.compile_ptx(kc._scatter_atomic.py_func, (table, ints, table), cc=CC)
 cuda.compile_ptx(kc._scatter_segments.py_func, (table, longs, longs, ints, table), cc=CC)
 print("compiled")
@@ -348,3 +397,13 @@ def test_a_stopped_and_resumed_batched_run_ends_bit_identical(tmp_path, monkeypa
             stops.append((position.epoch, position.span))
     assert stops == [(0, 4), (0, 8), (1, 3), (1, 7)]  # 18 launches, 4 a run
     np.testing.assert_array_equal(vectors.vectors, straight.vectors)
+
+
+def test_cbow_with_both_heads_trains_planted_groups_end_to_end(tmp_path):
+    corpus = write_planted(tmp_path / "planted.txt", 120)
+    config = TrainConfig(backend="cuda", dim=8, window=3, min_count=1, sample=0, epochs=2,
+                         alpha=0.1, seed=3, cbow=True, hs=True, negative=2)
+    vectors, summary = train(corpus, config)
+    assert np.isfinite(vectors.vectors).all()
+    share = share_of_neighbours_in_group(vectors)
+    assert share > 0.8, f"only {share:.1%} of neighbours in the right group"

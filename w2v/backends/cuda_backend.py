@@ -45,7 +45,9 @@ class CudaBackend(Backend):
         self.trainer = SgnsTrainer(input_vectors, output_vectors, batches.keep_prob,
                                    batches.accept, batches.alias, config.window, config.negative,
                                    updates=config.cuda_updates, threads_per_block=threads_per_block,
-                                   blocks=blocks, batched_centers=launch_centers)
+                                   blocks=blocks, batched_centers=launch_centers,
+                                   tree=batches.tree if config.hs else None, cbow=config.cbow,
+                                   cbow_mean=config.cbow_mean)
         self.encoded = encoded = batches.encoded
         self.host_tables = input_vectors, output_vectors
         self.corpus_words = encoded.tokens
