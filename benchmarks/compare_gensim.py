@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 SYSTEMS = ("numba", "numba-shared", "keras", "autodiff", "gensim")  # numba-shared: HogBatch
+MODES = ("sg-ns", "cbow-ns", "sg-hs", "cbow-hs")
 GPU_SYSTEMS = ("cuda", "cuda-batched")  # need a GPU (benchmarks/gpu.py runs them)
 BACKEND_OF = {"numba": "numba", "numba-shared": "numba", "keras": "keras", "autodiff": "keras",
               "cuda": "cuda", "cuda-batched": "cuda"}
@@ -68,7 +69,8 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
         tick = time.perf_counter()
         model = Word2Vec(vector_size=params["dim"], window=params["window"],
                          negative=params["negative"], sample=params["sample"],
-                         min_count=params["min_count"], workers=params["threads"], sg=1, hs=0,
+                         min_count=params["min_count"], workers=params["threads"],
+                         sg=int(not params.get("cbow", False)), hs=int(params.get("hs", False)),
                          alpha=params["alpha"], min_alpha=params["min_alpha"],
                          seed=params["seed"])
         model.build_vocab(corpus_file=corpus)
@@ -141,7 +143,8 @@ def markdown(report: dict) -> str:
     p = report["params"]
     lines += ["", f"corpus: {report['corpus']} ({report['corpus_words']:,} words; gensim counted "
               f"{med.get('gensim', {}).get('corpus_words', 0):,}), dim {p['dim']}, window "
-              f"{p['window']}, negative {p['negative']}, sample {p['sample']}, min_count "
+              f"{p['window']}, mode {p.get('mode', 'sg-ns')}, alpha {p['alpha']}, negative "
+              f"{p['negative']}, sample {p['sample']}, min_count "
               f"{p['min_count']}, epochs {p['epochs']}, threads {p['threads']}; median of "
               f"{report['rounds']} interleaved round(s); batch generator alone: "
               f"{report['generator_pairs_per_second']:,.0f} pairs/s; {report['machine']}"]
@@ -183,6 +186,9 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="write OUT.json and OUT.md")
     p.add_argument("--pair-set", action="append", default=[], metavar="NAME=PATH",
                    help="extra word-pair set to score, e.g. men=../shared/eval/EN-MEN-TR-3k.txt")
+    p.add_argument("--mode", choices=MODES, default="sg-ns",
+                   help="skip-gram or CBOW, negative sampling or hierarchical softmax (hs: "
+                        "--negative 0), for every system alike")
     p.add_argument("--dim", type=int, default=100)
     p.add_argument("--window", type=int, default=5)
     p.add_argument("--negative", type=int, default=5)
@@ -201,6 +207,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     params = {k: getattr(args, k) for k in ("dim", "window", "negative", "sample", "min_count",
                                             "epochs", "alpha", "min_alpha", "seed", "threads")}
+    if args.mode != "sg-ns":  # the mode's own settings, for every system alike
+        params.update(mode=args.mode, cbow=args.mode.startswith("cbow"),
+                      hs=args.mode.endswith("hs"))
+        params["negative"] = 0 if params["hs"] else args.negative
     if args.batch_size:
         params["batch_size"] = args.batch_size
     pair_sets = dict(s.split("=", 1) for s in args.pair_set)
@@ -227,7 +237,8 @@ def main(argv=None):
                 cmd = [sys.executable, "-m", "benchmarks.compare_gensim", "--run-one", name,
                        "--corpus", str(text)] + (["--quality"] if quality else [])
                 for k, v in params.items():
-                    cmd += [f"--{k.replace('_', '-')}", str(v)]
+                    if k not in ("cbow", "hs"):  # --mode says them
+                        cmd += [f"--{k.replace('_', '-')}", str(v)]
                 for name_, path in pair_sets.items():  # absolute: a checkout runs elsewhere
                     cmd += ["--pair-set", f"{name_}={Path(path).resolve()}"]
                 where = checkouts.get(checkout)

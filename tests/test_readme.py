@@ -39,7 +39,8 @@ def test_readme_has_snippets_for_every_use():
     code = "\n".join(body for _, body in blocks)
     for use in ["w2v-train", "w2v-eval", "w2v-similar", "w2v-plot", "Word2Vec(", ".save(",
                 "Word2Vec.load", "evaluate_word_analogies", "most_similar", "to_keras_embedding",
-                "w2v.Callback", "--distribute multiworker", "w2v-vocab", "--cluster ray"]:
+                "w2v.Callback", "--distribute multiworker", "w2v-vocab", "--cluster ray",
+                "w2v-export", "--cbow"]:
         assert use in code, f"no README snippet shows {use}"
 
 
