@@ -148,7 +148,8 @@ def test_resume_refuses_a_changed_corpus_and_other_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_keras_runs_stopped_and_resumed_end_bit_identical(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", [{}, {"cbow": True, "hs": True}], ids=["skip-gram", "cbow-hs-ns"])
+def test_keras_runs_stopped_and_resumed_end_bit_identical(tmp_path, monkeypatch, mode):
     """In-process: every run sends itself SIGTERM after 5 spans of 16 steps, and resumes."""
     from tests.conftest import planted_sentences
     from w2v.stopping import Interrupted
@@ -156,7 +157,7 @@ def test_keras_runs_stopped_and_resumed_end_bit_identical(tmp_path, monkeypatch)
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(" ".join(s) for s in planted_sentences(20000)) + "\n")
     config = TrainConfig(backend="keras", optimizer="momentum", dim=8, min_count=1, epochs=2,
-                         batch_size=64, threads=1)
+                         batch_size=64, threads=1, **mode)
     straight, summary = train(corpus, config)
     checkpoint, stops = tmp_path / "run.ckpt", []
     monkeypatch.setenv("W2V_TEST_SIGTERM_AT", "span 5")
