@@ -1,8 +1,10 @@
 """numba CPU kernels: random numbers, skip-gram pairs and negative samples.
 
-Small `@njit(cache=True, nogil=True)` functions over arrays and scalars. Random state is a
-(1,) uint64 array passed in and advanced in place, so a caller owns every stream and a run
-is reproducible from its seed. No TensorFlow here.
+Small `@njit(cache=True, nogil=True)` functions over arrays and scalars, with numpy's
+error model (a division by zero gives inf or NaN, as in NumPy, rather than raising: a
+diverging run's NaN then reaches the reporter, which stops it with one line). Random
+state is a (1,) uint64 array passed in and advanced in place, so a caller owns every
+stream and a run is reproducible from its seed. No TensorFlow here.
 
 The generator is xorshift64* (Vigna 2016): one multiply and three shifts per draw, and good
 enough for sampling (it passes BigCrush but for the lowest bits, which `below` never uses).
@@ -28,7 +30,7 @@ def seed_state(seed: int) -> np.ndarray:
     return np.array([z or 1], dtype=np.uint64)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def next_u64(state):
     x = state[0]
     x ^= x >> np.uint64(12)
@@ -38,19 +40,19 @@ def next_u64(state):
     return x * _MULTIPLIER
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def uniform(state):
     """A float64 uniform in [0, 1) from the top 53 bits."""
     return (next_u64(state) >> np.uint64(11)) * _TO_UNIT
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def below(state, n):
     """An int64 uniform in [0, n) (high bits, Lemire-free modulo: bias < n / 2**32)."""
     return np.int64((next_u64(state) >> np.uint64(32)) % np.uint64(n))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def draw_alias(state, accept, alias):
     i = below(state, accept.shape[0])
     if uniform(state) < accept[i]:
@@ -58,7 +60,7 @@ def draw_alias(state, accept, alias):
     return np.int64(alias[i])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def draw_negatives(state, accept, alias, excluded, targets):
     """Fill targets[1:] with noise words, each drawn again while it equals `excluded`
     (word2vec skips a negative equal to its positive word)."""
@@ -69,14 +71,14 @@ def draw_negatives(state, accept, alias, excluded, targets):
         targets[k] = noise
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def window_bounds(state, i, n, window):
     """Draw b uniform in 1..window; the positions lo..hi-1 around i, clipped to 0..n."""
     b = 1 + below(state, window)
     return max(i - b, 0), min(i + b + 1, n)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def subsample_cpu(ids, keep_prob, state, kept):
     """Keep each word of ids (n,) int32 with probability keep_prob[word]; returns the count.
 
@@ -92,7 +94,7 @@ def subsample_cpu(ids, keep_prob, state, kept):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def skipgram_pairs_cpu(ids, sentence_ends, keep_prob, window, state, centers, contexts):
     """Subsample, draw reduced windows and emit (center, context) pairs.
 
@@ -125,7 +127,7 @@ def skipgram_pairs_cpu(ids, sentence_ends, keep_prob, window, state, centers, co
     return n_pairs
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def fill_examples_cpu(centers, contexts, accept, alias, state, examples):
     """Pack pairs and fresh negatives into training examples.
 
@@ -163,7 +165,7 @@ def sgns_term(score, positive, lr):
     return loss, ((1.0 if positive else 0.0) - sigma) * lr
 
 
-_sgns_term = njit(cache=True, nogil=True, inline="always")(sgns_term)
+_sgns_term = njit(cache=True, nogil=True, error_model="numpy", inline="always")(sgns_term)
 
 
 NO_TREE = (np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int64))
@@ -171,7 +173,7 @@ NO_TREE = (np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int64))
 offsets) all empty (w2v.vocab.HuffmanTree holds a real one)."""
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def tree_depth(tree):
     """The longest path of a (codes, points, offsets) tree; 0 for NO_TREE."""
     offsets = tree[2]
@@ -181,7 +183,7 @@ def tree_depth(tree):
     return depth
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def fill_targets(word, negative, noise_state, accept, alias, tree, node_base, targets, labels):
     """The targets of one prediction of `word`, in targets[:T] and labels[:T]; returns T.
 
@@ -207,7 +209,7 @@ def fill_targets(word, negative, noise_state, accept, alias, tree, node_base, ta
     return t
 
 
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
 def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, steps):
     """One SGD step of w2v.heads' binary log-loss for one input vector, in place.
 
@@ -250,7 +252,7 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, st
     return loss
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_update_cpu(center, targets, labels, repeatable, lr, input_vectors, output_vectors,
                     scratch):
     """One SGD step for one (input word, targets) example, in place; returns its loss.
@@ -267,7 +269,7 @@ def sgns_update_cpu(center, targets, labels, repeatable, lr, input_vectors, outp
     return loss
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_examples_cpu(examples, lr_start, lr_end, input_vectors, output_vectors):
     """Train on examples (n, 1 + 1 + K) int32 in order, lr linear from lr_start to lr_end.
 
@@ -287,7 +289,7 @@ def sgns_examples_cpu(examples, lr_start, lr_end, input_vectors, output_vectors)
     return loss
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
                    output_vectors, lr_start, lr_end, pair_state, noise_state):
     """The fused skip-gram trainer, per pair: subsample, windows, targets and SGD updates in
@@ -334,7 +336,7 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
     return n_pairs, loss
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_vectors, steps,
                            grads):
     """One SGD step on a window: every input row against the same targets (HogBatch).
@@ -378,7 +380,7 @@ def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_ve
     return loss
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
                            output_vectors, lr_start, lr_end, pair_state, noise_state):
     """The fused skip-gram trainer with targets shared across each window (HogBatch).
@@ -425,7 +427,7 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
     return n_pairs, loss
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_mean,
                    input_vectors, output_vectors, lr_start, lr_end, pair_state, noise_state):
     """The fused CBOW trainer: subsample, windows, targets and SGD updates in one pass.
@@ -484,7 +486,7 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     return predictions, loss
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def huffman_tree_cpu(counts):
     """word2vec.c's Huffman tree over words sorted by falling count (CreateBinaryTree).
 
@@ -534,7 +536,7 @@ def huffman_tree_cpu(counts):
     return codes, points, offsets
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def cbow_examples_cpu(ids, sentence_ends, keep_prob, accept, alias, window, negative,
                       pair_state, noise_state, examples):
     """CBOW's training examples, drawn exactly as `cbow_train_cpu` draws them.

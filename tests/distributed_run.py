@@ -78,8 +78,8 @@ def densifying_model():
     from w2v.backends.keras_model import SkipGram
 
     class Densifying(SkipGram):
-        def sparse_gradients(self, examples):
-            loss, grads = super().sparse_gradients(examples)
+        def sparse_gradients(self, examples, static_rows=False):
+            loss, grads = super().sparse_gradients(examples, static_rows)
             return loss, [tf.IndexedSlices(tf.convert_to_tensor(g), tf.range(self.vocab_size),
                                            g.dense_shape) for g in grads]
     return Densifying
@@ -128,8 +128,8 @@ def merging_per_replica(replicas):
     from w2v.optimizers import merge_rows
 
     class MergingPerReplica(SkipGram):
-        def sparse_gradients(self, examples):
-            loss, grads = super().sparse_gradients(examples)
+        def sparse_gradients(self, examples, static_rows=False):
+            loss, grads = super().sparse_gradients(examples, static_rows)
             merged = []
             for g in grads:
                 parts = [merge_rows(tf.IndexedSlices(v, i, g.dense_shape)) for v, i in
@@ -156,6 +156,7 @@ class GlobalBatches:
         self.batch_size = streams[0][0].batch_size * per_stream * len(streams)
         self.encoded = streams[0][0].encoded
         self.keep_prob = streams[0][0].keep_prob
+        self.huffman, self.example_width = None, streams[0][0].example_width
 
     def epoch_of(self, row) -> int:
         """The epoch whose row 0 the keras backend hands over."""

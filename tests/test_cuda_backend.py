@@ -333,6 +333,7 @@ print("compiled")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cc", [(7, 5), (9, 0)])  # Turing (the oldest CUDA 13 builds for), Hopper
 def test_kernels_compile_for_real_gpus(cc):
     """The simulator runs kernels as Python and cannot catch what the CUDA target rejects

@@ -45,13 +45,17 @@ def test_a_keras_run_reports_the_rate_its_optimizer_steps_at(tiny_corpus):
         assert seen[-1][0] == pytest.approx(0.001, rel=1e-5)
 
 
-def test_every_backend_logs_the_same_rates_at_epoch_ends(tiny_corpus):
+def test_every_backend_logs_the_same_rates_at_epoch_ends(tmp_path):
     """Epoch e ends at share (e + 1) / epochs of the run, whatever the backend's units."""
+    from tests.conftest import planted_sentences
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in planted_sentences(60)) + "\n")
     rates = {}
     for backend in ("numba", "keras", "cuda"):
-        config = TrainConfig(dim=8, min_count=1, epochs=3, alpha=0.04, min_alpha=0.004,
-                             backend=backend, batch_size=64)
-        _, summary = train(tiny_corpus, config)
+        config = TrainConfig(dim=4, min_count=1, epochs=3, alpha=0.04, min_alpha=0.004,
+                             backend=backend, batch_size=16, window=2)
+        _, summary = train(corpus, config)
         rates[backend] = [h["learning_rate"] for h in summary.history]
     want = [Schedule(0.04, 0.004, 3)(e + 1) for e in range(3)]
     for backend, got in rates.items():
