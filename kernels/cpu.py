@@ -168,6 +168,23 @@ def sgns_term(score, positive, lr):
 _sgns_term = njit(cache=True, nogil=True, error_model="numpy", inline="always")(sgns_term)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def dot(x, y):
+    """x · y of two (d,) float32 rows: one vector loop (BLAS's sdot)."""
+    total = np.float32(0.0)
+    for j in range(x.shape[0]):
+        total += x[j] * y[j]
+    return total
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def axpy(a, x, y):
+    """y += a · x for (d,) float32 rows, in place: one vector loop (BLAS's saxpy)."""
+    a = np.float32(a)
+    for j in range(x.shape[0]):
+        y[j] += a * x[j]
+
+
 NO_TREE = (np.empty(0, np.int8), np.empty(0, np.int32), np.empty(0, np.int64))
 """The `tree` argument of the trainers without hierarchical softmax: (codes, points,
 offsets) all empty (w2v.vocab.HuffmanTree holds a real one)."""
@@ -220,7 +237,6 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, st
     at the rows as they were before the step, then the rows move (a target listed twice
     gets both updates). Returns the loss.
     """
-    dim = h.shape[0]
     n_targets = targets.shape[0]
     loss = 0.0
     repeated = False
@@ -229,26 +245,19 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, st
         if k < repeatable:
             for m in range(k):
                 repeated |= targets[m] == t
-        score = np.float32(0.0)
-        for j in range(dim):
-            score += h[j] * output_vectors[t, j]
-        term, steps[k] = _sgns_term(score, labels[k] > 0.5, lr)
+        term, steps[k] = _sgns_term(dot(h, output_vectors[t]), labels[k] > 0.5, lr)
         loss += term
-    for j in range(dim):
-        grad[j] = 0.0
+    grad[:] = 0.0
     if repeated:  # a row listed twice: all gradients first, then all updates
         for k in range(n_targets):
-            for j in range(dim):
-                grad[j] += steps[k] * output_vectors[targets[k], j]
+            axpy(steps[k], output_vectors[targets[k]], grad)
         for k in range(n_targets):
-            for j in range(dim):
-                output_vectors[targets[k], j] += steps[k] * h[j]
-    else:  # the common case: one pass per row
+            axpy(steps[k], h, output_vectors[targets[k]])
+    else:  # the common case: each row read, then moved
         for k in range(n_targets):
-            t = targets[k]
-            for j in range(dim):
-                grad[j] += steps[k] * output_vectors[t, j]
-                output_vectors[t, j] += steps[k] * h[j]
+            row = output_vectors[targets[k]]
+            axpy(steps[k], row, grad)
+            axpy(steps[k], h, row)
     return loss
 
 
@@ -264,8 +273,7 @@ def sgns_update_cpu(center, targets, labels, repeatable, lr, input_vectors, outp
     grad = scratch[:dim]
     loss = head_update_cpu(input_vectors[center], grad, targets, labels, repeatable, lr,
                            output_vectors, scratch[dim:])
-    for j in range(dim):
-        input_vectors[center, j] += grad[j]
+    axpy(1.0, grad, input_vectors[center])
     return loss
 
 
@@ -348,35 +356,24 @@ def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_ve
     rows, then applied. Each target row is read once per window instead of once per pair:
     that is the saving (Ji et al. 2016). Returns the summed loss.
     """
-    dim = input_vectors.shape[1]
     m, n_targets = inputs.shape[0], targets.shape[0]
     loss = 0.0
     for a in range(m):
-        w = inputs[a]
+        row = input_vectors[inputs[a]]
         for k in range(n_targets):
-            t = targets[k]
-            score = np.float32(0.0)
-            for j in range(dim):
-                score += input_vectors[w, j] * output_vectors[t, j]
-            term, steps[a, k] = _sgns_term(score, labels[k] > 0.5, lr)
+            term, steps[a, k] = _sgns_term(dot(row, output_vectors[targets[k]]),
+                                           labels[k] > 0.5, lr)
             loss += term
     for a in range(m):
-        for j in range(dim):
-            grads[a, j] = 0.0
+        grads[a] = 0.0
         for k in range(n_targets):
-            t = targets[k]
-            for j in range(dim):
-                grads[a, j] += steps[a, k] * output_vectors[t, j]
+            axpy(steps[a, k], output_vectors[targets[k]], grads[a])
     for k in range(n_targets):
-        t = targets[k]
+        target = output_vectors[targets[k]]
         for a in range(m):
-            w = inputs[a]
-            for j in range(dim):
-                output_vectors[t, j] += steps[a, k] * input_vectors[w, j]
+            axpy(steps[a, k], input_vectors[inputs[a]], target)
     for a in range(m):
-        w = inputs[a]
-        for j in range(dim):
-            input_vectors[w, j] += grads[a, j]
+        axpy(1.0, grads[a], input_vectors[inputs[a]])
     return loss
 
 
@@ -464,23 +461,19 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
             m = hi - lo - 1
             if m <= 0:
                 continue
-            for j in range(dim):
-                h[j] = 0.0
+            h[:] = 0.0
             for c in range(lo, hi):
                 if c != i:
-                    for j in range(dim):
-                        h[j] += input_vectors[kept[c], j]
+                    axpy(1.0, input_vectors[kept[c]], h)
             if cbow_mean:
-                for j in range(dim):
-                    h[j] /= m
+                h *= np.float32(1.0 / m)
             t = fill_targets(kept[i], negative, noise_state, accept, alias, tree, node_base,
                              targets, labels)
             loss += head_update_cpu(h, grad, targets[:t], labels[:t], repeatable, lr,
                                     output_vectors, steps)
             for c in range(lo, hi):
                 if c != i:
-                    for j in range(dim):
-                        input_vectors[kept[c], j] += grad[j]
+                    axpy(1.0, grad, input_vectors[kept[c]])
             predictions += 1
         start = end
     return predictions, loss
