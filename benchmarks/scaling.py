@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import command_line
 from benchmarks.compare_gensim import write_split_copy
 
 NUMBA = "numba-shared"  # the numba backend as it trains by default (negatives shared per window)
@@ -75,9 +76,10 @@ def main(argv=None):
     table = "\n".join(lines) + "\n"
     print(table)
     if args.out:
-        Path(args.out + ".md").write_text(table)
+        command = command_line("benchmarks.scaling", argv)
+        Path(args.out + ".md").write_text(f"command: {command}\n\n{table}")
         Path(args.out + ".json").write_text(json.dumps(
-            {"threads": {f"{s}-{t}": v for (s, t), v in runs.items()},
+            {"command": command, "threads": {f"{s}-{t}": v for (s, t), v in runs.items()},
              "sizes": sizes}, indent=1) + "\n")
 
 
