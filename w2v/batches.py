@@ -123,7 +123,7 @@ class ExampleBatches:
         self.accept, self.alias = alias_table(vocab.noise_distribution(config.ns_exponent))
         self.window = config.window
         self.negative = config.negative
-        self.batch_size = config.batch_size
+        self.batch_size = config.examples_per_batch  # rows: pairs, or CBOW's windows
         self.cbow = config.cbow
         # hierarchical softmax: the Huffman tree (w2v.vocab.HuffmanTree), as the kernels
         # take it, (codes, points, offsets); NO_TREE without

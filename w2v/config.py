@@ -123,6 +123,18 @@ class TrainConfig:
         cores = os.cpu_count() or 1
         return min(self.threads or cores, cores)
 
+    @property
+    def examples_per_batch(self) -> int:
+        """Rows of one batched step (keras, cuda-batched): `batch_size` (center, context)
+        pairs for skip-gram; for CBOW, windows, each about window + 1 pairs (the reduced
+        window averages (window + 1) / 2 a side), so as many windows as hold about
+        `batch_size` pairs. Measured on gut8 (5 epochs, α = 0.025): 1,024 windows a step
+        applied six times skip-gram's words at once and reached analogy 0.068 where gensim
+        reached 0.245; a context row then took dozens of stale steps in one update."""
+        if not self.cbow:
+            return self.batch_size
+        return max(1, self.batch_size // (self.window + 1))
+
     def output_rows(self, vocab_size: int) -> int:
         """Rows of the output table: the V words (negative sampling's targets), then, with
         hierarchical softmax, the Huffman tree's V − 1 inner nodes."""
