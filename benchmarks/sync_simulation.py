@@ -31,7 +31,8 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     from w2v.config import TrainConfig
     from w2v.driver import drive
     from w2v.evaluate import evaluate
-    from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend
+    from w2v.scaleout import sync
+    from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend, row_update_rates
     from w2v.streams import initial_tables
     from w2v.vectors import Embeddings
     from w2v.vocab import Vocabulary
@@ -42,14 +43,22 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     tick = time.perf_counter()
     team = LocalTeam([ShardWorker([corpus], w, workers, vocabulary, config, tables, sync_words)
                       for w in range(workers)])
-    backend = SyncBackend(team, config, tables, workers, 1, sync_words, rule)
+    rule, _, rho = rule.partition("@")  # saturating@0.02: the rule's ρ
+    if rho:
+        sync.SATURATION = float(rho)
+    backend = SyncBackend(team, config, tables, workers, 1, sync_words, rule,
+                          row_rates=row_update_rates(vocabulary, config))
     try:
         loss = drive(backend, config, Reporter(backend.corpus_words * epochs, epochs,
                                                vocabulary.words)).final_loss
-        stats = backend.traffic()
+        scores = evaluate(Embeddings(vocabulary.words, backend.tables()[0]), pair_sets)
+    except FloatingPointError:  # diverged: the reporter stops a run whose loss is not finite
+        loss, scores = None, {"diverged": True}
     finally:
+        stats = backend.traffic()
         backend.close()
-    scores = evaluate(Embeddings(vocabulary.words, backend.tables()[0]), pair_sets)
+    if rule == "saturating":
+        rule = f"saturating (ρ = {sync.SATURATION:g})"
     return {"workers": workers, "sync_words": sync_words, "rule": rule, "epochs": epochs,
             "seconds": time.perf_counter() - tick, "loss": loss, "syncs": stats.syncs,
             "sent_mb": stats.sent_bytes / 1e6, "received_mb": stats.received_bytes / 1e6,
@@ -103,7 +112,7 @@ def main(argv=None):
             if out.returncode:
                 sys.exit(f"{job} failed:\n{out.stderr[-3000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"W={w} sync={s:,} {r}: analogy {result['analogy']:.3f} "
+            print(f"W={w} sync={s:,} {r}: analogy {result.get('analogy', 0):.3f} "
                   f"({result['seconds']:.0f} s)", file=sys.stderr)
             return result
 
@@ -130,14 +139,16 @@ def table(report: dict, extra: list[str]) -> str:
     lines = [f"Simulated workers on {report['words']:,} words of {Path(report['corpus']).name}, "
              f"{report['epochs']} epochs, dim 100, one numba thread per worker; sync period = "
              f"words each worker trains between syncs; Δ = score − one worker's.", "",
-             "| workers | sync period | rule | syncs | sent MB | " +
+             "| workers | sync period | rule | syncs | sent MB | sent B/word | " +
              " | ".join(f"{n} (Δ)" for n in names) + " |",
-             "|---|---|---|---|---|" + "---|" * len(names)]
+             "|---|---|---|---|---|---|" + "---|" * len(names)]
+    trained = report["words"] * report["epochs"]
     for r in sorted(results, key=lambda r: (r["rule"] != "mean", r["sync_words"], r["workers"])):
-        cells = " | ".join(f"{r[n]:.3f} ({r[n] - one[n]:+.3f})" for n in names)
+        cells = " | ".join("diverged" if r.get("diverged") else
+                           f"{r[n]:.3f} ({r[n] - one[n]:+.3f})" for n in names)
         period = "—" if r["workers"] == 1 else f"{r['sync_words']:,}"
         lines.append(f"| {r['workers']} | {period} | {r['rule']} | {r['syncs']} | "
-                     f"{r['sent_mb']:,.0f} | {cells} |")
+                     f"{r['sent_mb']:,.0f} | {r['sent_mb'] * 1e6 / trained:,.0f} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -151,16 +162,16 @@ def plot(report: dict, extra: list[str], path: str) -> None:
     one = next(r for r in results if r["workers"] == 1)
     names = ["analogy", "wordsim353", "simlex999", *extra]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))
+    methods = sorted({(r["rule"], r["sync_words"]) for r in results if r["workers"] > 1})
     for ax, name in zip(axes, names):
-        for rule in ("sum", "mean"):
-            for period in report["periods"]:
-                rows = sorted([r for r in results if r["workers"] == 1 or
-                               (r["rule"] == rule and r["sync_words"] == period)],
-                              key=lambda r: r["workers"])
-                if len(rows) > 2:
-                    ax.plot([r["workers"] for r in rows], [r[name] for r in rows],
-                            "o-" if rule == "sum" else "s:",
-                            label=f"{rule}, sync every {period:,} words")
+        for rule, period in methods:
+            rows = sorted([r for r in results if r["workers"] == 1 or
+                           (r["rule"] == rule and r["sync_words"] == period)],
+                          key=lambda r: r["workers"])
+            if len(rows) > 2:  # a line where a method has two worker counts or more
+                ax.plot([r["workers"] for r in rows], [r.get(name, 0.0) for r in rows],
+                        "s:" if rule == "mean" else "o-",
+                        label=f"{rule}, sync every {period:,} words")
         ax.axhline(one[name], color="grey", lw=0.8, ls="--")
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(WORKERS), [str(w) for w in WORKERS])

@@ -121,6 +121,12 @@ class ShardActor:
     def pid(self) -> int:
         return os.getpid()
 
+    def node(self) -> str:
+        """The Ray node this actor runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
 
 class RayTeam:
     """The actors, as w2v.scaleout.sync.SyncBackend's team. A call that finds its actor
@@ -138,7 +144,9 @@ class RayTeam:
             actor = self.ray.remote(max_restarts=3, max_task_retries=0)(ShardActor)
             # held for the run: Ray rebuilds a restarted actor from these constructor arguments
             self.shared = vocab_ref, tables_ref = self.ray.put(vocab), self.ray.put(tuple(tables))
-            self.actors = [actor.options(num_cpus=spec.threads).remote(
+            # SPREAD: one worker a node while nodes last (each trains at full speed)
+            placed = actor.options(num_cpus=spec.threads, scheduling_strategy="SPREAD")
+            self.actors = [placed.remote(
                 [str(p) for p in paths], w, spec.workers, vocab_ref, config, tables_ref,
                 spec.sync_words, spec.threads) for w in range(spec.workers)]
             self.tokens, self.chunk_starts = zip(*self.ray.get(
@@ -148,9 +156,21 @@ class RayTeam:
             raise
         self.synced_tables, self.synced_streams = list(tables), []
         self.restarts, self.replayed = 0, 0  # the summary's traffic line reports them
+        self.stale: set[int] = set()  # workers to restore before they train again
 
     def begin_epoch(self, streams: list[np.ndarray]) -> None:
-        self.ray.get([a.begin_epoch.remote(rows) for a, rows in zip(self.actors, streams)])
+        self._each({i: a.begin_epoch.remote(rows)
+                    for i, (a, rows) in enumerate(zip(self.actors, streams))})
+
+    def _each(self, calls: dict) -> None:
+        """Wait for calls that change an actor's state ({worker: ObjectRef}); a worker whose
+        call failed (its actor or its node died, or Ray lost it for a while) is marked
+        stale, and is restored to the synchronised state before it trains again."""
+        for i, call in calls.items():
+            try:
+                self.ray.get(call)
+            except self.ray.exceptions.RayActorError:
+                self.stale.add(i)
 
     def synced(self, tables, streams: list[np.ndarray]) -> None:
         """The synchronised tables and each worker's streams at the start of a round:
@@ -160,17 +180,24 @@ class RayTeam:
     def pids(self) -> list[int]:
         return self.ray.get([a.pid.remote() for a in self.actors])
 
+    def nodes(self) -> list[str]:
+        """The Ray node of each worker."""
+        return self.ray.get([a.node.remote() for a in self.actors])
+
     def train(self, round_: int, lr_begin: float, lr_end: float, active: list[int]):
-        calls = {i: self.actors[i].train.remote(round_, lr_begin, lr_end) for i in active}
+        calls = {i: self.actors[i].train.remote(round_, lr_begin, lr_end)
+                 for i in active if i not in self.stale}
         reports = []
-        for i, call in calls.items():
+        for i in active:
             try:
-                reports.append(self.ray.get(call))
+                reports.append(self.ray.get(calls[i]) if i in calls else
+                               self._replay(i, round_, lr_begin, lr_end))
             except self.ray.exceptions.RayActorError:
                 reports.append(self._replay(i, round_, lr_begin, lr_end))
         return reports
 
     def _replay(self, i: int, round_: int, lr_begin: float, lr_end: float):
+        """Put worker i back at the last sync and train its round there."""
         self.restarts += 1
         deadline = time.monotonic() + RESTART_WAIT
         while True:
@@ -184,12 +211,13 @@ class RayTeam:
                     raise ClusterError(f"worker {i} died and did not come back within "
                                        f"{RESTART_WAIT:.0f} s") from None
                 time.sleep(1.0)
+        self.stale.discard(i)
         self.replayed += report.words
         return report
 
     def apply(self, merged, active: list[int]) -> None:
         merged_ref = self.ray.put(merged)
-        self.ray.get([self.actors[i].apply.remote(merged_ref) for i in active])
+        self._each({i: self.actors[i].apply.remote(merged_ref) for i in active})
 
     def close(self) -> None:
         for a in getattr(self, "actors", []):

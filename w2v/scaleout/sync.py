@@ -27,6 +27,7 @@ every worker trains its chunk at the rate falling from the round's start to its 
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -39,7 +40,8 @@ from w2v.config import TrainConfig
 from w2v.io.corpus import Corpus
 from w2v.vocab import Vocabulary
 
-SYNC_RULES = ("mean", "sum")
+SYNC_RULES = ("mean", "sum", "root", "saturating")
+SATURATION = 0.05  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
 # Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs): `sum` diverged (NaN)
 # with 4 and 16 workers; `mean` trains, and syncs every 100,000 words a worker beat every
 # 1,000,000 at 2, 4, 8 and 16 workers on all four scores.
@@ -91,6 +93,7 @@ class Report:
     pairs: int
     loss_sum: float
     streams: np.ndarray  # (threads, 2) uint64
+    seconds: float = 0.0  # training the chunk and finding its deltas, on the worker
 
 
 def changed_rows(table: np.ndarray, snapshot: np.ndarray) -> RowDelta:
@@ -99,8 +102,33 @@ def changed_rows(table: np.ndarray, snapshot: np.ndarray) -> RowDelta:
     return RowDelta.of(moved, table[moved] - snapshot[moved], len(table))
 
 
-def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None) -> RowDelta:
-    """One RowDelta from the workers' (in worker order: the sums are reproducible)."""
+def row_update_rates(vocab: Vocabulary, config: TrainConfig) -> list[np.ndarray]:
+    """Expected updates of each row per corpus word, [input (V,), output (rows,)] float64:
+    how often a worker that trains n words touches row r is about n · rate[r].
+
+    A kept word is a context of about window + 1 centres (the reduced window averages
+    (window + 1) / 2 a side), so its input row and, as a positive target, its output row
+    move that often; every kept centre draws `negative` noise words ∝ count**0.75 for each
+    context (per pair); a Huffman node moves whenever a word below it is predicted."""
+    share = vocab.counts / max(vocab.counts.sum(), 1)
+    kept = share * vocab.keep_probabilities(config.sample)
+    contexts = kept * (config.window + 1)
+    output = np.zeros(config.output_rows(len(vocab)))
+    if config.negative:
+        output[:len(vocab)] = contexts + (config.negative * (config.window + 1) * kept.sum()
+                                          * vocab.noise_distribution())
+    if config.hs:
+        tree = vocab.huffman_tree()
+        np.add.at(output, len(vocab) + tree.points, np.repeat(contexts, np.diff(tree.offsets)))
+    return [contexts, output]
+
+
+def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None,
+            updates: list[np.ndarray] | None = None) -> RowDelta:
+    """One RowDelta from the workers' (in worker order: the sums are reproducible).
+
+    updates: with the saturating rule, each worker's expected updates of every row this
+    round ((rows,) float64 per delta: w2v.scaleout.sync.row_update_rates × its words)."""
     if rule not in SYNC_RULES:
         raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
     parts = [d.sparse() for d in deltas]
@@ -108,12 +136,24 @@ def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None) ->
     rows = np.unique(np.concatenate([r for r, _ in parts])) if parts else np.empty(0, np.int32)
     total = np.zeros((len(rows), dim), dtype=np.float32)
     touched = np.zeros(len(rows), dtype=np.float32)
-    for moved, values in parts:
+    progress = np.zeros(len(rows))  # saturating: Σ_i f(c_i) over the workers that moved r
+    count = np.zeros(len(rows))  # and Σ_i c_i
+    for i, (moved, values) in enumerate(parts):
         where = np.searchsorted(rows, moved)
         total[where] += values
         touched[where] += 1
-    if rule == "mean" and len(rows):
-        total /= touched[:, None]
+        if rule == "saturating":
+            c = updates[i][moved]
+            progress[where] += -np.expm1(-SATURATION * c)
+            count[where] += c
+    if len(rows):
+        if rule == "mean":
+            total /= touched[:, None]
+        elif rule == "root":
+            total /= np.sqrt(touched)[:, None]
+        elif rule == "saturating":
+            scale = -np.expm1(-SATURATION * count) / np.maximum(progress, 1e-300)
+            total *= np.where(touched > 1, scale, 1.0).astype(np.float32)[:, None]
     if vocab_size is None:
         return RowDelta(rows.astype(np.int32), total)
     return RowDelta.of(rows, total, vocab_size)
@@ -159,12 +199,13 @@ class ShardWorker:
     def train(self, round_: int, lr_begin: float, lr_end: float) -> Report:
         """Train chunk `round_` of the shard, the learning rate falling from lr_begin to
         lr_end over it; report the deltas since the last sync."""
+        tick = time.perf_counter()
         ids, ends = self.encoded.chunk(round_)
         trained = train_chunk(self.kernel, ids, ends, self.batches, *self.tables, lr_begin,
                               lr_end, self.streams, self.pool)
         deltas = [changed_rows(t, s) for t, s in zip(self.tables, self.snapshot)]
         return Report(self.index, deltas, len(ids), trained.pairs, trained.loss_sum,
-                      self.streams.copy())
+                      self.streams.copy(), time.perf_counter() - tick)
 
     def apply(self, merged: list[RowDelta]) -> None:
         """Set the combined rows to the synchronised state: last sync's + combined delta.
@@ -241,6 +282,14 @@ class SyncTraffic:
     restarts: int = 0
     words_replayed: int = 0
     log: list = field(default_factory=list)  # per sync, per worker: rows sent of each table
+    round_seconds: float = 0.0  # wall time of the rounds, sync included
+    worker_seconds: float = 0.0  # of which the slowest worker of each round trained
+
+    @property
+    def sync_seconds(self) -> float:
+        """What synchronising cost beyond the workers' training: transfers, combining,
+        applying, and waiting (on one machine, in turn: the other workers' turns too)."""
+        return self.round_seconds - self.worker_seconds
 
     def __str__(self) -> str:
         faults = (f" | {self.restarts} worker restart(s), {self.words_replayed:,} words "
@@ -262,10 +311,13 @@ class SyncBackend(Backend):
     after each sync (the tests kill a worker there)."""
 
     def __init__(self, team, config: TrainConfig, tables, workers: int, threads: int = 1,
-                 sync_words: int = SYNC_WORDS, rule: str = SYNC_RULE, on_sync=None):
+                 sync_words: int = SYNC_WORDS, rule: str = SYNC_RULE, on_sync=None,
+                 row_rates: list[np.ndarray] | None = None):
         if rule not in SYNC_RULES:
             raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
-        self.team, self.rule, self.on_sync = team, rule, on_sync
+        if rule == "saturating" and row_rates is None:
+            raise ValueError("the saturating rule needs row_rates (row_update_rates)")
+        self.team, self.rule, self.on_sync, self.row_rates = team, rule, on_sync, row_rates
         self.tables_ = [np.asarray(t, dtype=np.float32) for t in tables]
         self.workers, self.threads = workers, threads
         self.name = f"{team.name} ({workers} worker{'s' if workers > 1 else ''})"
@@ -288,11 +340,12 @@ class SyncBackend(Backend):
         self.team.begin_epoch(self._rows(streams))
 
     def train(self, span: Span) -> Trained:
+        tick = time.perf_counter()
         active = [w for w, rounds in enumerate(self.rounds) if span.index < rounds]
         self.team.synced(self.tables_, [rows.copy() for rows in self._rows(self.streams)])
         reports = self.team.train(span.index, span.lr_begin, span.lr_end, active)
-        merged = [combine([r.deltas[t] for r in reports], self.rule, len(self.tables_[0]))
-                  for t in (0, 1)]
+        merged = [combine([r.deltas[t] for r in reports], self.rule, len(self.tables_[t]),
+                          self._updates(reports, t)) for t in (0, 1)]
         self.team.apply(merged, active)
         for table, delta in zip(self.tables_, merged):
             rows, values = delta.sparse()
@@ -307,9 +360,16 @@ class SyncBackend(Backend):
             stats.rows_sent[t] += sum(r.deltas[t].touched for r in reports)
         sent = {r.worker: [d.touched for d in r.deltas] for r in reports}
         stats.log.append([sent.get(w, [0, 0]) for w in range(self.workers)])
+        stats.round_seconds += time.perf_counter() - tick
+        stats.worker_seconds += max(r.seconds for r in reports)
         if self.on_sync:
             self.on_sync(stats.syncs, self.team)
         return Trained(sum(r.pairs for r in reports), sum(r.loss_sum for r in reports))
+
+    def _updates(self, reports: list[Report], table: int) -> list[np.ndarray] | None:
+        if self.row_rates is None:
+            return None
+        return [self.row_rates[table] * r.words for r in reports]
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         return self.tables_[0], self.tables_[1]
