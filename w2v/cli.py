@@ -21,6 +21,9 @@ from w2v.stopping import Interrupted, stop_requests
 
 DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
 CBOW_ALPHA = 0.05  # word2vec.c's starting learning rate for CBOW, when --alpha is not given
+# w2v.scaleout.sync.SYNC_RULES, default first (spelt here: --help imports no numba; a test
+# pins the two together)
+SYNC_RULE_NAMES = ("saturating", "mean", "sum", "root")
 
 
 def default_corpus() -> Path:
@@ -135,8 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     ray.add_argument("--sync-words", type=int, default=None, metavar="N",
                      help="words each worker trains between synchronisations "
                           "(default 100,000)")
-    ray.add_argument("--sync-rule", choices=("mean", "sum"), default=None,
-                     help="how workers' changes to a row combine (default mean)")
+    ray.add_argument("--sync-rule", choices=SYNC_RULE_NAMES, default=None,
+                     help="how workers' changes to a row combine: saturating (the default: "
+                          "per row between the sum, for rows each worker moved a few "
+                          "times, and the mean, for rows moved so often that every worker "
+                          "got as far), mean, sum, or root (sum / √workers); see "
+                          "docs/SCALING.md")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
 
@@ -289,7 +296,7 @@ def ray_from_args(args, parser, config):
                    SYNC_WORDS if args.sync_words is None else args.sync_words,
                    args.sync_rule or SYNC_RULE)
     try:
-        return spec.validated() if workers else spec
+        return spec.validated() if args.workers is not None else spec  # resume: its own
     except ConfigError as err:
         flag_error(parser, err)
 

@@ -20,12 +20,15 @@ Ray is an optional extra (`pip install '.[cluster]'`); nothing here needs Tensor
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from w2v.errors import ClusterError, ConfigError
+from w2v.io.corpus import shard_ranges
 from w2v.scaleout.sync import SYNC_RULE, SYNC_RULES, SYNC_WORDS, ShardWorker
 from w2v.stopping import reclaim_signals
 
@@ -87,12 +90,35 @@ def start_ray(spec: RaySpec):
     if ray.is_initialized():
         return ray, False
     if spec.address:
-        ray.init(address=spec.address, log_to_driver=False)
+        check_reachable(spec.address)
+        try:
+            ray.init(address=spec.address, log_to_driver=False)
+        except ConnectionError as err:  # "auto" with no cluster running, a refused client
+            raise ClusterError(f"cannot join the Ray cluster at {spec.address}: "
+                               f"{str(err).splitlines()[0]}") from None
     else:
         ray.init(num_cpus=max(spec.workers * spec.threads, os.cpu_count() or 1),
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     reclaim_signals()  # SIGINT/SIGTERM stop the run at a sync, checkpointed, not at once
     return ray, True
+
+
+CONNECT_TIMEOUT = 10.0  # s: to open a TCP connection to --ray-address
+
+
+def check_reachable(address: str) -> None:
+    """ClusterError unless host:port (or ray://host:port) of `address` accepts a TCP
+    connection within CONNECT_TIMEOUT: ray.init waits minutes on an unreachable address.
+    "auto" (Ray finds a running cluster itself) is left to ray.init."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT).close()
+    except OSError as err:
+        raise ClusterError(f"cannot reach the Ray cluster at {address} ({err.strerror or err}"
+                           f"); is `ray start --head` running there?") from None
 
 
 class ShardActor:
@@ -138,6 +164,9 @@ class RayTeam:
     where = "on ray"
 
     def __init__(self, spec: RaySpec, paths, vocab, config, tables):
+        if spec.workers > 1:  # every shard non-empty, checked here before any actor starts
+            for w in range(spec.workers):
+                shard_ranges([Path(p) for p in paths], w, spec.workers)  # ValueError: why
         self.ray, self.started_ray = start_ray(spec)
         self.spec = spec
         try:

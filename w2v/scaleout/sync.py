@@ -16,11 +16,21 @@ the synchronised state, the last one plus the combined delta, so after each roun
 workers (and the driver's copy) hold the same tables, bit for bit. An epoch is as many
 rounds as the longest shard has chunks (a worker whose shard is done waits).
 
-Combine rules (`SYNC_RULES`), for a row touched by workers i in T:
-  mean: Σ_T Δ_i / |T|   model averaging restricted to the rows that moved (Spark MLlib and
-                        BlazingText average whole models; an untouched row has nothing to
-                        average, so it is not pulled toward zero);
-  sum:  Σ_T Δ_i         as if the workers' updates had been applied one after another.
+Combine rules (`SYNC_RULES`), for a row touched by the workers i in T:
+  saturating: Σ_T Δ_i · f(Σ_T c_i) / Σ_T f(c_i), f(c) = 1 − exp(−ρ·c), with c_i the
+              updates worker i is expected to have made to the row this round (its words
+              × the row's rate, `row_update_rates`) and ρ = SATURATION. A row each worker
+              moved a few times (ρ·c ≪ 1) gets the sum, as if the updates had run one
+              after another; a row each moved so often that every worker already got as
+              far as the row goes (ρ·c ≫ 1: the output rows of common words, drawn as
+              negatives all the time) gets the mean; rows in between, in between;
+  mean:       Σ_T Δ_i / |T|   model averaging restricted to the rows that moved (Spark
+              MLlib and BlazingText average whole models; an untouched row has nothing to
+              average, so it is not pulled toward zero);
+  sum:        Σ_T Δ_i         as if the workers' updates had run one after another;
+  root:       Σ_T Δ_i / √|T|  between the two, the same for every row.
+What each costs in quality, and why the default is what it is, is measured in
+benchmarks/results/sync_simulation.md (docs/SCALING.md reads it).
 A round's learning rate is the driver's for the round's words summed over the workers:
 every worker trains its chunk at the rate falling from the round's start to its end.
 """
@@ -40,30 +50,37 @@ from w2v.config import TrainConfig
 from w2v.io.corpus import Corpus
 from w2v.vocab import Vocabulary
 
-SYNC_RULES = ("mean", "sum", "root", "saturating")
-SATURATION = 0.05  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
-# Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs): `sum` diverged (NaN)
-# with 4 and 16 workers; `mean` trains, and syncs every 100,000 words a worker beat every
-# 1,000,000 at 2, 4, 8 and 16 workers on all four scores.
-SYNC_RULE = "mean"
+SYNC_RULES = ("saturating", "mean", "sum", "root")
+# Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs, 100,000 words a worker
+# between syncs): `sum` diverged from 4 workers on; `mean` trains but loses analogy
+# accuracy fast as workers are added (−5 points at 2 workers, −23 at 16); `saturating`
+# beat `mean` at every worker count tried, best at ρ = 0.003 (smaller ρ, nearer the sum,
+# collapsed at 16 workers; larger, nearer the mean, lost more).
+SYNC_RULE = "saturating"
+SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
 SYNC_WORDS = 100_000
+# Deltas travel as float16 (half the bytes of float32; relative precision 2^-11, and a
+# delta is a small number next to the row it moves). Every worker and the driver add the
+# same rounded values, so the tables stay identical everywhere.
+WIRE_DTYPE = np.float16
 
 
 @dataclass
 class RowDelta:
     """Changed rows of one (V, d) table, in whichever form is smaller on the wire:
-    sparse, `rows` (n,) int32 ascending and `values` (n, d) float32; or dense, `values`
-    (V, d) with zero rows where nothing moved and `rows` None (cheaper once n·(4d + 4)
-    bytes reach V·4d: every row is then sent, and its index is implicit)."""
+    sparse, `rows` (n,) int32 ascending and `values` (n, d) WIRE_DTYPE (float16); or
+    dense, `values` (V, d) with zero rows where nothing moved and `rows` None (cheaper once
+    n·(2d + 4) bytes reach V·2d: every row is then sent, and its index is implicit)."""
     rows: np.ndarray | None
     values: np.ndarray
 
     @classmethod
     def of(cls, rows: np.ndarray, values: np.ndarray, vocab_size: int) -> "RowDelta":
-        rows = rows.astype(np.int32)
-        if rows.nbytes + values.nbytes < vocab_size * values.shape[1] * 4 or not len(rows):
+        rows, values = rows.astype(np.int32), values.astype(WIRE_DTYPE)
+        if (rows.nbytes + values.nbytes < vocab_size * values.shape[1] * values.itemsize
+                or not len(rows)):
             return cls(rows, values)
-        dense = np.zeros((vocab_size, values.shape[1]), dtype=np.float32)
+        dense = np.zeros((vocab_size, values.shape[1]), dtype=WIRE_DTYPE)
         dense[rows] = values
         return cls(None, dense)
 
@@ -155,7 +172,7 @@ def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None,
             scale = -np.expm1(-SATURATION * count) / np.maximum(progress, 1e-300)
             total *= np.where(touched > 1, scale, 1.0).astype(np.float32)[:, None]
     if vocab_size is None:
-        return RowDelta(rows.astype(np.int32), total)
+        return RowDelta(rows.astype(np.int32), total.astype(WIRE_DTYPE))
     return RowDelta.of(rows, total, vocab_size)
 
 
