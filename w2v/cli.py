@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="join this Ray cluster (e.g. auto) instead of starting a local one")
     ray.add_argument("--sync-words", type=int, default=None, metavar="N",
                      help="words each worker trains between synchronisations "
-                          "(default 100,000)")
+                          "(default 200,000 / workers: 100,000 for 2, 12,500 for 16)")
     ray.add_argument("--sync-rule", choices=SYNC_RULE_NAMES, default=None,
                      help="how workers' changes to a row combine: saturating (the default: "
                           "per row between the sum, for rows each worker moved a few "
@@ -285,7 +285,7 @@ def ray_from_args(args, parser, config):
     if args.workers is None and not args.resume:
         parser.exit(2, "w2v-train: error: --cluster ray needs --workers N\n")
     from w2v.scaleout.ray_cluster import RaySpec
-    from w2v.scaleout.sync import SYNC_RULE, SYNC_WORDS
+    from w2v.scaleout.sync import SYNC_RULE
 
     try:
         workers = int(args.workers) if args.workers is not None else 0
@@ -293,7 +293,7 @@ def ray_from_args(args, parser, config):
         parser.exit(2, f"w2v-train: error: --cluster ray takes --workers N (a number), "
                        f"got {args.workers!r}\n")
     spec = RaySpec(workers, args.ray_address, args.threads or 1,
-                   SYNC_WORDS if args.sync_words is None else args.sync_words,
+                   args.sync_words,
                    args.sync_rule or SYNC_RULE)
     try:
         return spec.validated() if args.workers is not None else spec  # resume: its own

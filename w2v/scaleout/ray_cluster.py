@@ -22,14 +22,14 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from w2v.errors import ClusterError, ConfigError
 from w2v.io.corpus import shard_ranges
-from w2v.scaleout.sync import SYNC_RULE, SYNC_RULES, SYNC_WORDS, ShardWorker
+from w2v.scaleout.sync import SYNC_RULE, SYNC_RULES, ShardWorker, default_sync_words
 from w2v.stopping import reclaim_signals
 
 RAY_MISSING = ("--cluster ray needs Ray, an optional extra: pip install 'w2v[cluster]' "
@@ -41,25 +41,27 @@ RESTART_WAIT = 120.0  # s: how long a restarted actor may take to come back
 class RaySpec:
     """workers: actors (shards); address: an existing cluster ("auto", "ray://host:10001",
     ...), or None to start a local Ray instance bound to 127.0.0.1; threads: numba threads
-    (and CPUs) per worker; sync_words: words each worker trains between syncs; rule: how
+    (and CPUs) per worker; sync_words: words each worker trains between syncs (None:
+    w2v.scaleout.sync.default_sync_words, fewer a worker as workers are added); rule: how
     deltas combine (w2v.scaleout.sync.SYNC_RULES)."""
     workers: int
     address: str | None = None
     threads: int = 1
-    sync_words: int = SYNC_WORDS
+    sync_words: int | None = None
     rule: str = SYNC_RULE
 
     def validated(self) -> "RaySpec":
-        """Return self, or raise ConfigError naming the first bad field."""
+        """This spec with sync_words resolved, or ConfigError naming the first bad field."""
         for name, value, ok, rule in [
                 ("workers", self.workers, self.workers >= 1, "must be at least 1"),
                 ("threads", self.threads, self.threads >= 1, "must be at least 1"),
-                ("sync_words", self.sync_words, self.sync_words >= 1, "must be at least 1"),
+                ("sync_words", self.sync_words, self.sync_words is None or self.sync_words >= 1,
+                 "must be at least 1"),
                 ("sync_rule", self.rule, self.rule in SYNC_RULES,
                  f"must be one of {', '.join(SYNC_RULES)}")]:
             if not ok:
                 raise ConfigError(name, rule, value)
-        return self
+        return replace(self, sync_words=self.sync_words or default_sync_words(self.workers))
 
     def to_dict(self) -> dict:
         """What a checkpoint keeps to resume with the same team (not the address)."""

@@ -58,7 +58,17 @@ SYNC_RULES = ("saturating", "mean", "sum", "root")
 # collapsed at 16 workers; larger, nearer the mean, lost more).
 SYNC_RULE = "saturating"
 SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
-SYNC_WORDS = 100_000
+# Words of a round, all workers together: each worker trains SYNC_ROUND_WORDS / W words
+# between syncs. Measured (sync_simulation.md): at 16 workers 12,500 words a worker gave
+# analogy 0.181 where 100,000 gave 0.105; at 8, 25,000 gave 0.207 where 100,000 gave 0.171.
+SYNC_ROUND_WORDS = 200_000
+
+
+def default_sync_words(workers: int) -> int:
+    """Words each of `workers` workers trains between syncs by default (100,000 for 2)."""
+    return max(1_000, SYNC_ROUND_WORDS // max(workers, 1))
+
+
 # Deltas travel as float16 (half the bytes of float32; relative precision 2^-11, and a
 # delta is a small number next to the row it moves). Every worker and the driver add the
 # same rounded values, so the tables stay identical everywhere.
@@ -187,8 +197,9 @@ class ShardWorker:
     """
 
     def __init__(self, paths, index: int, count: int, vocab: Vocabulary, config: TrainConfig,
-                 tables: tuple[np.ndarray, np.ndarray], sync_words: int = SYNC_WORDS,
+                 tables: tuple[np.ndarray, np.ndarray], sync_words: int | None = None,
                  threads: int = 1):
+        sync_words = sync_words or default_sync_words(count)
         self.index, self.threads = index, threads
         shard = (index, count) if count > 1 else None
         sentences = Corpus(paths, config.max_sentence_length, shard)
@@ -328,7 +339,7 @@ class SyncBackend(Backend):
     after each sync (the tests kill a worker there)."""
 
     def __init__(self, team, config: TrainConfig, tables, workers: int, threads: int = 1,
-                 sync_words: int = SYNC_WORDS, rule: str = SYNC_RULE, on_sync=None,
+                 sync_words: int | None = None, rule: str = SYNC_RULE, on_sync=None,
                  row_rates: list[np.ndarray] | None = None):
         if rule not in SYNC_RULES:
             raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
@@ -344,7 +355,8 @@ class SyncBackend(Backend):
         self.rounds = [len(s) - 1 for s in starts]  # chunks of each shard
         self.span_bounds = np.array([sum(s[min(r, len(s) - 1)] for s in starts)
                                      for r in range(max(self.rounds) + 1)], dtype=np.int64)
-        self.stats = SyncTraffic(workers, sync_words, rule, team.where,
+        self.stats = SyncTraffic(workers, sync_words or default_sync_words(workers), rule,
+                                 team.where,
                                  dense_bytes=2 * self.tables_[0].nbytes)
         self.streams = None
 
