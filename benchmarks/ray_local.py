@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import command_line
 from benchmarks.compare_gensim import write_split_copy
 
 SYSTEMS = {"numba, 1 process × 2 threads": ["--backend", "numba", "--threads", "2"],
@@ -49,6 +50,9 @@ def run(name: str, corpus: Path, vocab: Path, epochs: int, folder: Path, pair_se
     if traffic:
         result.update(syncs=int(traffic[1]), sent_mb=float(traffic[2].replace(",", "")),
                       received_mb=float(traffic[3].replace(",", "")))
+        timing = re.search(r"rounds ([\d,.]+) s, of which synchronising ([\d,.]+) s", summary)
+        result.update(round_seconds=float(timing[1].replace(",", "")),
+                      sync_seconds=float(timing[2].replace(",", "")))
     result.update(evaluate(Embeddings.load(out), pair_sets))
     return result
 
@@ -83,18 +87,24 @@ def main(argv=None):
     lines = [f"{words:,} words of {Path(args.corpus).name}, {args.epochs} epoch(s), dim 100, "
              f"default sync period and rule; median of {args.rounds} interleaved rounds "
              f"(words/s over training time; wall includes start-up)", "",
-             "| run | words/s | vs 1 process | wall s | syncs | sent MB | " +
-             " | ".join(names) + " |", "|---|---|---|---|---|---|" + "---|" * len(names)]
+             "| run | words/s | vs 1 process | wall s | syncs | sent MB | sent B/word | "
+             "sync s (of rounds s) | " + " | ".join(names) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(names)]
     for name, m in median.items():
+        per_word = m.get("sent_mb", 0) * 1e6 / (words * args.epochs)
+        timing = (f"{m['sync_seconds']:.1f} ({m['round_seconds']:.1f})" if "sync_seconds" in m
+                  else "—")
         lines.append(f"| {name} | {m['words_per_second']:,.0f} | {m['words_per_second'] / base:.2f}× | "
-                     f"{m['wall_seconds']:.0f} | {m.get('syncs', 0):.0f} | {m.get('sent_mb', 0):,.0f} | " +
-                     " | ".join(f"{m[n]:.3f}" for n in names) + " |")
+                     f"{m['wall_seconds']:.0f} | {m.get('syncs', 0):.0f} | {m.get('sent_mb', 0):,.0f} | "
+                     f"{per_word:,.0f} | {timing} | " + " | ".join(f"{m[n]:.3f}" for n in names) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        Path(args.out + ".json").write_text(json.dumps({"corpus": args.corpus, "words": words,
-                                                        "runs": runs, "median": median}, indent=1) + "\n")
-        Path(args.out + ".md").write_text(text)
+        command = command_line("benchmarks.ray_local", argv)
+        Path(args.out + ".json").write_text(json.dumps({"command": command, "corpus": args.corpus,
+                                                        "words": words, "runs": runs,
+                                                        "median": median}, indent=1) + "\n")
+        Path(args.out + ".md").write_text(f"command: {command}\n\n{text}")
 
 
 if __name__ == "__main__":

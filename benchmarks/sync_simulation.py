@@ -5,10 +5,13 @@
 
 W simulated workers (w2v.scaleout.sync.LocalTeam: each worker's shard trained in turn from the same
 synchronised state, one numba thread each, exactly the arithmetic of a Ray cluster in
-deterministic mode) for W = 1, 2, 4, 8, 16 and two sync periods (words per worker between
-syncs), plus both combine rules (mean, sum) at the shorter period for W = 4 and 16. Each
-run is its own subprocess; --parallel runs go at once (each single-threaded). Reports
-analogy accuracy and word-pair Spearman against the single worker, a table and a PNG.
+deterministic mode). By default: W = 1, and W = 2, 4, 8, 16 with the default rule
+(saturating) and with mean, each at the default period (200,000 / W words a worker between
+syncs). --jobs W:PERIOD:RULE[@RHO],... runs any others (RHO: the saturating rule's ρ), and
+--merge adds an earlier run's results. Each run is its own subprocess; --parallel runs go
+at once (each single-threaded); a run that diverges is reported as such. Reports analogy
+accuracy and word-pair Spearman against the single worker, the traffic (float16 or
+float32 deltas on the wire), a table and a PNG.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
+
+from benchmarks import command_line
+from w2v.scaleout.sync import SYNC_RULE, default_sync_words
 
 WORKERS = (1, 2, 4, 8, 16)
 
@@ -60,6 +68,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     if rule == "saturating":
         rule = f"saturating (ρ = {sync.SATURATION:g})"
     return {"workers": workers, "sync_words": sync_words, "rule": rule, "epochs": epochs,
+            "wire": str(np.dtype(sync.WIRE_DTYPE)),
             "seconds": time.perf_counter() - tick, "loss": loss, "syncs": stats.syncs,
             "sent_mb": stats.sent_bytes / 1e6, "received_mb": stats.received_bytes / 1e6,
             **scores}
@@ -70,7 +79,6 @@ def main(argv=None):
     p.add_argument("--corpus", default="data/novels.txt.gz")
     p.add_argument("--words", type=int, default=None, help="use this prefix (default: all)")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--periods", default="100000,1000000", help="sync periods, words per worker")
     p.add_argument("--parallel", type=int, default=2)
     p.add_argument("--pair-set", action="append", default=[], metavar="NAME=FILE")
     p.add_argument("--out", default=None, help="write OUT.json, OUT.md and OUT.png")
@@ -89,16 +97,15 @@ def main(argv=None):
         return
     from benchmarks.compare_gensim import write_split_copy
 
-    periods = [int(x) for x in args.periods.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         corpus, vocab = Path(tmp) / "corpus.txt", Path(tmp) / "vocab.tsv"
         words = write_split_copy(Path(args.corpus), corpus, args.words)
         from w2v.tools import vocab_main
 
         vocab_main([str(corpus), "-o", str(vocab)])
-        jobs = [(1, periods[0], "mean")]
-        jobs += [(w, s, "mean") for s in periods for w in WORKERS[1:]]
-        jobs += [(w, periods[0], "sum") for w in (4, 16)]
+        jobs = [(1, default_sync_words(1), SYNC_RULE)]
+        jobs += [(w, default_sync_words(w), rule) for rule in (SYNC_RULE, "mean")
+                 for w in WORKERS[1:]]
         if args.jobs:
             jobs = [(int(w), int(s), r) for w, s, r in (j.split(":") for j in args.jobs.split(","))]
 
@@ -122,13 +129,14 @@ def main(argv=None):
         earlier = json.loads(Path(args.merge).read_text())
         assert (earlier["words"], earlier["epochs"]) == (words, args.epochs), "not comparable"
         results = earlier["results"] + results
-    report = {"corpus": args.corpus, "words": words, "epochs": args.epochs, "periods": periods,
+    report = {"corpus": args.corpus, "words": words, "epochs": args.epochs,
+              "command": command_line("benchmarks.sync_simulation", argv),
               "results": results}
     text = table(report, list(pair_sets))
     print(text)
     if args.out:
         Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
-        Path(args.out + ".md").write_text(text)
+        Path(args.out + ".md").write_text(f"command: {report['command']}\n\n{text}")
         plot(report, list(pair_sets), args.out + ".png")
 
 
@@ -139,16 +147,18 @@ def table(report: dict, extra: list[str]) -> str:
     lines = [f"Simulated workers on {report['words']:,} words of {Path(report['corpus']).name}, "
              f"{report['epochs']} epochs, dim 100, one numba thread per worker; sync period = "
              f"words each worker trains between syncs; Δ = score − one worker's.", "",
-             "| workers | sync period | rule | syncs | sent MB | sent B/word | " +
+             "| workers | sync period | rule | wire | syncs | sent MB | sent B/word | " +
              " | ".join(f"{n} (Δ)" for n in names) + " |",
-             "|---|---|---|---|---|---|" + "---|" * len(names)]
+             "|---|---|---|---|---|---|---|" + "---|" * len(names)]
     trained = report["words"] * report["epochs"]
-    for r in sorted(results, key=lambda r: (r["rule"] != "mean", r["sync_words"], r["workers"])):
+    for r in sorted(results, key=lambda r: (r["workers"] > 1, r["rule"], r["sync_words"] *
+                                            r["workers"], r["workers"])):
         cells = " | ".join("diverged" if r.get("diverged") else
                            f"{r[n]:.3f} ({r[n] - one[n]:+.3f})" for n in names)
         period = "—" if r["workers"] == 1 else f"{r['sync_words']:,}"
-        lines.append(f"| {r['workers']} | {period} | {r['rule']} | {r['syncs']} | "
-                     f"{r['sent_mb']:,.0f} | {r['sent_mb'] * 1e6 / trained:,.0f} | {cells} |")
+        lines.append(f"| {r['workers']} | {period} | {r['rule']} | {r.get('wire', 'float32')} | "
+                     f"{r['syncs']} | {r['sent_mb']:,.0f} | {r['sent_mb'] * 1e6 / trained:,.0f} "
+                     f"| {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -161,24 +171,28 @@ def plot(report: dict, extra: list[str], path: str) -> None:
     results = report["results"]
     one = next(r for r in results if r["workers"] == 1)
     names = ["analogy", "wordsim353", "simlex999", *extra]
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))
-    methods = sorted({(r["rule"], r["sync_words"]) for r in results if r["workers"] > 1})
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.8))
+    def period(r):  # the default period, 200,000 / W a worker, is one method across W
+        return ("200,000 / W" if r["sync_words"] == default_sync_words(r["workers"])
+                else f"{r['sync_words']:,}")
+
+    methods = sorted({(r["rule"], period(r)) for r in results if r["workers"] > 1})
     for ax, name in zip(axes, names):
-        for rule, period in methods:
-            rows = sorted([r for r in results if r["workers"] == 1 or
-                           (r["rule"] == rule and r["sync_words"] == period)],
+        for rule, every in methods:
+            rows = sorted([r for r in results if r is one or (r["workers"] > 1 and
+                           r["rule"] == rule and period(r) == every)],
                           key=lambda r: r["workers"])
             if len(rows) > 2:  # a line where a method has two worker counts or more
                 ax.plot([r["workers"] for r in rows], [r.get(name, 0.0) for r in rows],
-                        "s:" if rule == "mean" else "o-",
-                        label=f"{rule}, sync every {period:,} words")
+                        "s:" if rule.startswith("mean") else "o-",
+                        label=f"{rule}, {every} words a worker")
         ax.axhline(one[name], color="grey", lw=0.8, ls="--")
         ax.set_xscale("log", base=2)
         ax.set_xticks(list(WORKERS), [str(w) for w in WORKERS])
         ax.set_xlabel("simulated workers")
         ax.set_title(name)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.22, 1, 1))
     fig.savefig(path, dpi=120)
 
 

@@ -326,7 +326,8 @@ class SyncTraffic:
                 f"{self.sync_words:,} words a worker ({self.rule} of deltas) | sent "
                 f"{self.sent_bytes / 1e6:,.1f} MB, received {self.received_bytes / 1e6:,.1f} "
                 f"MB in all (both dense tables: {self.dense_bytes / 1e6:,.1f} MB per worker "
-                f"and sync){faults}")
+                f"and sync) | rounds {self.round_seconds:,.1f} s, of which synchronising "
+                f"{self.sync_seconds:,.1f} s{faults}")
 
 
 class SyncBackend(Backend):
