@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import command_line
+from benchmarks import write_results
 
 SYSTEMS = ("numba", "numba-shared", "keras", "autodiff", "gensim")  # numba-shared: HogBatch
 MODES = ("sg-ns", "cbow-ns", "sg-hs", "cbow-hs")
@@ -262,13 +262,10 @@ def main(argv=None):
               "params": params, "rounds": args.rounds, "runs": runs, "median": median,
               "generator_pairs_per_second": gen_rate,
               "machine": machine(any(s in GPU_SYSTEMS for s in systems))}
-    report["command"] = command_line("benchmarks.compare_gensim", argv)
     table = markdown(report)
     print(table)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
-        Path(args.out + ".md").write_text(f"command: {report['command']}\n\n{table}")
+        write_results(args.out, "benchmarks.compare_gensim", argv, table, report)
 
 
 if __name__ == "__main__":

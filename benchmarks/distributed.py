@@ -17,7 +17,6 @@ Rows per step: for batch sizes 10^3..10^5, the rows a batch touches after mergin
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import socket
 import statistics
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import write_results
 
 from benchmarks.compare_gensim import write_split_copy
 
@@ -218,8 +219,7 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
-        Path(args.out + ".md").write_text(text)
+        write_results(args.out, "benchmarks.distributed", argv, text, report)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ the quality of each run's vectors.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import command_line
+from benchmarks import write_results
 from benchmarks.compare_gensim import write_split_copy
 
 SYSTEMS = {"numba, 1 process × 2 threads": ["--backend", "numba", "--threads", "2"],
@@ -100,11 +99,8 @@ def main(argv=None):
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        command = command_line("benchmarks.ray_local", argv)
-        Path(args.out + ".json").write_text(json.dumps({"command": command, "corpus": args.corpus,
-                                                        "words": words, "runs": runs,
-                                                        "median": median}, indent=1) + "\n")
-        Path(args.out + ".md").write_text(f"command: {command}\n\n{text}")
+        write_results(args.out, "benchmarks.ray_local", argv, text,
+                      {"corpus": args.corpus, "words": words, "runs": runs, "median": median})
 
 
 if __name__ == "__main__":

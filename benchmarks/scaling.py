@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import command_line
+from benchmarks import write_results
 from benchmarks.compare_gensim import write_split_copy
 
 NUMBA = "numba-shared"  # the numba backend as it trains by default (negatives shared per window)
@@ -76,11 +76,9 @@ def main(argv=None):
     table = "\n".join(lines) + "\n"
     print(table)
     if args.out:
-        command = command_line("benchmarks.scaling", argv)
-        Path(args.out + ".md").write_text(f"command: {command}\n\n{table}")
-        Path(args.out + ".json").write_text(json.dumps(
-            {"command": command, "threads": {f"{s}-{t}": v for (s, t), v in runs.items()},
-             "sizes": sizes}, indent=1) + "\n")
+        write_results(args.out, "benchmarks.scaling", argv, table,
+                      {"threads": {f"{s}-{t}": v for (s, t), v in runs.items()},
+                       "sizes": sizes})
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import command_line
+from benchmarks import write_results
 from w2v.scaleout.sync import SYNC_RULE, default_sync_words
 
 WORKERS = (1, 2, 4, 8, 16)
@@ -130,13 +130,11 @@ def main(argv=None):
         assert (earlier["words"], earlier["epochs"]) == (words, args.epochs), "not comparable"
         results = earlier["results"] + results
     report = {"corpus": args.corpus, "words": words, "epochs": args.epochs,
-              "command": command_line("benchmarks.sync_simulation", argv),
               "results": results}
     text = table(report, list(pair_sets))
     print(text)
     if args.out:
-        Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
-        Path(args.out + ".md").write_text(f"command: {report['command']}\n\n{text}")
+        write_results(args.out, "benchmarks.sync_simulation", argv, text, report)
         plot(report, list(pair_sets), args.out + ".png")
 
 
