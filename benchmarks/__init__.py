@@ -21,3 +21,13 @@ def write_results(out: str, module: str, argv: list[str] | None, text: str, data
     Path(out + ".json").write_text(json.dumps({"command": command, **data}, indent=1,
                                               default=str) + "\n")
     Path(out + ".md").write_text(f"command: {command}\n\n{preface}{text}")
+
+
+def publish(lines: list[str], out: str | None, module: str, argv: list[str] | None,
+            data: dict) -> str:
+    """Print the report `lines` make and, with `out`, write it (`write_results`)."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        write_results(out, module, argv, text, data)
+    return text

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import write_results
+from benchmarks import publish
 from benchmarks.compare_gensim import write_split_copy
 
 NUMBA = "numba-shared"  # the numba backend as it trains by default (negatives shared per window)
@@ -73,12 +73,8 @@ def main(argv=None):
             sizes[times] = r
             lines.append(f"| {times}× | {r['corpus_words']:,} | {r['words_per_second']:,.0f} | "
                          f"{r['train_seconds']:.1f} | {r['peak_rss_mb']:,.0f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        write_results(args.out, "benchmarks.scaling", argv, table,
-                      {"threads": {f"{s}-{t}": v for (s, t), v in runs.items()},
-                       "sizes": sizes})
+    publish(lines, args.out, "benchmarks.scaling", argv,
+            {"threads": {f"{s}-{t}": v for (s, t), v in runs.items()}, "sizes": sizes})
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import json
 import statistics
 from pathlib import Path
 
-from benchmarks import write_results
+from benchmarks import publish
 
 RESULTS = Path(__file__).parent / "results"
 NODES = (1, 2, 4, 8, 16, 32, 64)
@@ -131,10 +131,7 @@ def main(argv=None):
             lines.append(f"| {r['nodes']} | {r['words_per_second']:,.0f} | "
                          f"{r['words_per_second'] / base:.2f} | {r['sync_share']:.0%} | "
                          f"{r.get('mb_through_driver', 0):,.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        write_results(args.out, "benchmarks.scaling_projection", argv, text, {"measured": m})
+    publish(lines, args.out, "benchmarks.scaling_projection", argv, {"measured": m})
 
 
 if __name__ == "__main__":

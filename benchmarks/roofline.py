@@ -1,0 +1,180 @@
+"""The ceiling: the irreducible work of skip-gram negative sampling, on this machine.
+
+    python -m benchmarks.roofline --corpus ../shared/corpora/gut8.gz --words 2000000 \\
+        --out benchmarks/results/roofline
+
+One pair, as word2vec trains it: gather the input row and 1 + K output rows, K + 1 dot
+products, σ of each (one exp), K + 1 axpy updates of the output rows and one of the input
+row. The probe does exactly that and nothing else: ids drawn beforehand (centres and
+contexts from the corpus's word frequencies after subsampling, negatives ∝ count^0.75), no
+windows, no subsampling, no random numbers and no loss in the timed loop; the same `dot`
+and `axpy` loops as our kernels (w2v/kernels/cpu.py), threads sharing the tables Hogwild as
+the numba backend's do. Tables: the corpus's vocabulary, one of 10,000 rows (both tables
+in L3) and one of 1,000,000 (far beyond it: a Zipf tail past the corpus's words).
+
+It then places every system of the committed gut8_speed run (the same slice of the same
+corpus) against the ceiling: its words/s × the pairs a word makes here (counted by the batch
+generator on the slice) over the probe's pairs/s with the corpus's vocabulary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from benchmarks import publish
+from w2v.kernels.cpu import axpy, dot
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
+def sgns_pairs(centers, contexts, negatives, input_vectors, output_vectors, lr):
+    """Train pairs (centers[i] predicts contexts[i] against negatives[i, :]) in place;
+    centers, contexts (n,) int32, negatives (n, K) int32, tables (rows, d) float32."""
+    d = input_vectors.shape[1]
+    grad = np.zeros(d, dtype=np.float32)
+    for i in range(centers.shape[0]):
+        h = input_vectors[contexts[i]]
+        grad[:] = 0.0
+        for k in range(negatives.shape[1] + 1):
+            t = centers[i] if k == 0 else negatives[i, k - 1]
+            u = output_vectors[t]
+            g = lr * ((1.0 if k == 0 else 0.0) - 1.0 / (1.0 + math.exp(-dot(h, u))))
+            axpy(g, u, grad)
+            axpy(g, h, u)
+        axpy(1.0, grad, h)
+
+
+def slice_vocabulary(corpus: Path, words: int):
+    """The vocabulary (min_count 5) of the corpus's first `words` words."""
+    from benchmarks.compare_gensim import write_split_copy
+    from w2v.io.corpus import Corpus
+    from w2v.vocab import Vocabulary
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "corpus.txt"
+        write_split_copy(corpus, copy, words)
+        return Vocabulary.build(Corpus([copy]), 5)
+
+
+def frequencies(counts: np.ndarray, rows: int, sample: float):
+    """(kept (rows,), noise (rows,)) float64: how often each row is a centre or context
+    (the counts after subsampling) and how often it is drawn as a negative; rows past the
+    counts continue their Zipf tail (count ∝ 1 / rank)."""
+    counts = counts.astype(np.float64)
+    if rows > len(counts):
+        tail = counts[-1] * len(counts) / np.arange(len(counts) + 1, rows + 1)
+        counts = np.concatenate([counts, tail])
+    counts = counts[:rows]
+    share = counts / counts.sum()
+    keep = np.minimum(1.0, (np.sqrt(share / sample) + 1) * sample / share)
+    kept = share * keep
+    noise = counts ** 0.75
+    return kept / kept.sum(), noise / noise.sum()
+
+
+def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, noise,
+          repeats: int = 3) -> float:
+    """Pairs/s: the best of `repeats` timed passes over `pairs` pre-drawn pairs."""
+    rng = np.random.default_rng(1)
+    centers = rng.choice(rows, pairs, p=kept).astype(np.int32)
+    contexts = rng.choice(rows, pairs, p=kept).astype(np.int32)
+    negatives = rng.choice(rows, (pairs, negative), p=noise).astype(np.int32)
+    input_vectors = ((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim)
+    output_vectors = np.zeros((rows, dim), dtype=np.float32)
+    parts = np.array_split(np.arange(pairs), threads)
+    sgns_pairs(centers[:10], contexts[:10], negatives[:10], input_vectors, output_vectors, 0.025)
+    best = 0.0
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(repeats):
+            tick = time.perf_counter()
+            list(pool.map(lambda p: sgns_pairs(centers[p[0]:p[-1] + 1], contexts[p[0]:p[-1] + 1],
+                                               negatives[p[0]:p[-1] + 1], input_vectors,
+                                               output_vectors, 0.025), parts))
+            best = max(best, pairs / (time.perf_counter() - tick))
+    return best
+
+
+def pairs_per_word(corpus: Path, words: int, vocab) -> float:
+    """Skip-gram pairs one epoch of the slice makes, per corpus word (default settings)."""
+    from benchmarks.compare_gensim import write_split_copy
+    from w2v.batches import EncodedCorpus, ExampleBatches
+    from w2v.config import TrainConfig
+    from w2v.io.corpus import Corpus
+    from w2v.streams import epoch_streams
+
+    config = TrainConfig()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "corpus.txt"
+        write_split_copy(corpus, copy, words)
+        encoded = EncodedCorpus(Corpus([copy]), vocab)
+        try:
+            batches = ExampleBatches(encoded, vocab, config)
+            return batches.count_pairs(epoch_streams(config.seed, 0, range(1))[0]) / encoded.tokens
+        finally:
+            encoded.close()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="data/novels.txt.gz")
+    p.add_argument("--words", type=int, default=2_000_000)
+    p.add_argument("--pairs", type=int, default=2_000_000, help="pairs a timed pass trains")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--speed", default=str(RESULTS / "gut8_speed.json"),
+                   help="a compare_gensim result on the same slice, to place against the ceiling")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    corpus, dim, negative, sample = Path(args.corpus), 100, 5, 1e-3
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    vocab = slice_vocabulary(corpus, args.words)
+    sizes = {"the corpus's vocabulary": len(vocab), "in L3": 10_000, "beyond L3": 1_000_000}
+    ceiling = {}
+    for name, rows in sizes.items():
+        kept, noise = frequencies(vocab.counts, rows, sample)
+        for t in thread_counts:
+            ceiling[(name, t)] = probe(rows, dim, negative, args.pairs, t, kept, noise)
+            print(f"{name} ({rows:,} rows), {t} thread(s): {ceiling[(name, t)]:,.0f} pairs/s",
+                  flush=True)
+    per_word = pairs_per_word(corpus, args.words, vocab)
+    lines = [f"The SGNS ceiling on this machine: dim {dim}, K = {negative}, sample {sample:g}; "
+             f"pairs/s, the best of 3 passes of {args.pairs:,} pre-drawn pairs "
+             f"({Path(args.corpus).name}, first {args.words:,} words: {per_word:.2f} pairs a "
+             f"word).", "",
+             "| tables | rows | MB (both) | " + " | ".join(f"{t} thread(s)" for t in thread_counts)
+             + " |", "|---|---|---|" + "---|" * len(thread_counts)]
+    for name, rows in sizes.items():
+        lines.append(f"| {name} | {rows:,} | {2 * rows * dim * 4 / 1e6:,.0f} | " +
+                     " | ".join(f"{ceiling[(name, t)]:,.0f}" for t in thread_counts) + " |")
+    placed = {}
+    speed_path = Path(args.speed)
+    if speed_path.exists():
+        speed = json.loads(speed_path.read_text())
+        threads = speed["params"]["threads"]
+        top = ceiling[("the corpus's vocabulary", threads)]
+        lines += ["", f"Every system of {speed_path.name} ({speed['corpus_words']:,} words, "
+                  f"{threads} threads) against the ceiling with the corpus's vocabulary at "
+                  f"{threads} threads ({top:,.0f} pairs/s):", "",
+                  "| system | words/s | pairs/s (words/s × pairs a word) | of the ceiling |",
+                  "|---|---|---|---|"]
+        for system, m in speed["median"].items():
+            pairs = m["words_per_second"] * per_word
+            placed[system] = pairs / top
+            lines.append(f"| {system} | {m['words_per_second']:,.0f} | {pairs:,.0f} | "
+                         f"{pairs / top:.0%} |")
+    publish(lines, args.out, "benchmarks.roofline", argv,
+            {"pairs_per_word": per_word, "placed": placed,
+             "ceiling": {f"{n}|{t}": v for (n, t), v in ceiling.items()}, "rows": sizes})
+
+
+if __name__ == "__main__":
+    main()
