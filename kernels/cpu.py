@@ -201,6 +201,16 @@ def tree_depth(tree):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def head_buffers(n_ids, negative, tree):
+    """The buffers of a kernel that subsamples n_ids ids and fills a prediction's targets
+    (`fill_targets`): (kept (max(n_ids, 1),) int32, targets (T,) int32, labels (T,)
+    float32), T = 1 + K + the tree's depth, the most targets a prediction can have."""
+    most = 1 + negative + tree_depth(tree)
+    return (np.empty(max(n_ids, 1), dtype=np.int32), np.empty(most, dtype=np.int32),
+            np.empty(most, dtype=np.float32))
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def fill_targets(word, negative, noise_state, accept, alias, tree, node_base, targets, labels):
     """The targets of one prediction of `word`, in targets[:T] and labels[:T]; returns T.
 
@@ -317,10 +327,8 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
     node_base = keep_prob.shape[0]
-    kept = np.empty(max(n_ids, 1), dtype=np.int32)
-    most = 1 + negative + tree_depth(tree)
-    targets = np.empty(most, dtype=np.int32)
-    labels = np.empty(most, dtype=np.float32)
+    kept, targets, labels = head_buffers(n_ids, negative, tree)
+    most = targets.shape[0]
     scratch = np.empty(input_vectors.shape[1] + most, dtype=np.float32)
     repeatable = 1 + negative if negative > 0 else 0
     n_pairs = 0
@@ -392,11 +400,9 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
     node_base = keep_prob.shape[0]
-    kept = np.empty(max(n_ids, 1), dtype=np.int32)
-    most = 1 + negative + tree_depth(tree)
+    kept, targets, labels = head_buffers(n_ids, negative, tree)
+    most = targets.shape[0]
     inputs = np.empty(2 * window, dtype=np.int32)
-    targets = np.empty(most, dtype=np.int32)
-    labels = np.empty(most, dtype=np.float32)
     steps = np.empty((2 * window, most), dtype=np.float32)
     grads = np.empty((2 * window, input_vectors.shape[1]), dtype=np.float32)
     n_pairs = 0
@@ -441,10 +447,8 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     n_ids = ids.shape[0]
     dim = input_vectors.shape[1]
     node_base = keep_prob.shape[0]
-    kept = np.empty(max(n_ids, 1), dtype=np.int32)
-    most = 1 + negative + tree_depth(tree)
-    targets = np.empty(most, dtype=np.int32)
-    labels = np.empty(most, dtype=np.float32)
+    kept, targets, labels = head_buffers(n_ids, negative, tree)
+    most = targets.shape[0]
     steps = np.empty(most, dtype=np.float32)
     h = np.empty(dim, dtype=np.float32)
     grad = np.empty(dim, dtype=np.float32)
