@@ -40,7 +40,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     from w2v.driver import drive
     from w2v.evaluate import evaluate
     from w2v.scaleout import sync
-    from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend, row_update_rates
+    from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend
     from w2v.streams import initial_tables
     from w2v.vectors import Embeddings
     from w2v.vocab import Vocabulary
@@ -54,8 +54,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     rule, _, rho = rule.partition("@")  # saturating@0.02: the rule's ρ
     if rho:
         sync.SATURATION = float(rho)
-    backend = SyncBackend(team, config, tables, workers, 1, sync_words, rule,
-                          row_rates=row_update_rates(vocabulary, config))
+    backend = SyncBackend(team, config, tables, vocabulary, workers, 1, sync_words, rule)
     try:
         loss = drive(backend, config, Reporter(backend.corpus_words * epochs, epochs,
                                                vocabulary.words)).final_loss

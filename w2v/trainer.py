@@ -211,7 +211,7 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
     with stop_requests() as stops:
         if ray is not None:
             from w2v.scaleout.ray_cluster import RayTeam
-            from w2v.scaleout.sync import SyncBackend, row_update_rates
+            from w2v.scaleout.sync import SyncBackend
 
             spec = ray.validated()
             if config.resolved_backend != "numba":
@@ -219,8 +219,8 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
                                  f"{config.resolved_backend}")
             paths = expand_paths(sentences.paths if isinstance(sentences, Corpus) else sentences)
             backend = SyncBackend(RayTeam(spec, paths, vocab, config, tables), config, tables,
-                                  spec.workers, spec.threads, spec.sync_words, spec.rule,
-                                  on_sync, row_update_rates(vocab, config))
+                                  vocab, spec.workers, spec.threads, spec.sync_words,
+                                  spec.rule, on_sync)
             extra["ray"] = spec.to_dict()
         else:
             if team is not None:

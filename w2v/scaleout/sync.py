@@ -3,8 +3,9 @@ workers, as one backend the driver runs (Ray runs the workers in ray_cluster.py;
 `LocalTeam` runs them in turn, the simulation benchmarks/sync_simulation.py measures).
 
 >>> from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend
->>> team = LocalTeam([ShardWorker(paths, w, 2, vocab, config, tables) for w in range(2)])
->>> backend = SyncBackend(team, config, tables)      # then w2v.driver.drive(backend, ...)
+>>> words = default_sync_words(2)  # between syncs, each worker
+>>> team = LocalTeam([ShardWorker(paths, w, 2, vocab, config, tables, words) for w in range(2)])
+>>> backend = SyncBackend(team, config, tables, vocab, 2, 1, words)  # then driver.drive
 
 Each worker holds a copy of both tables and trains its own shard of the corpus at full
 local speed (the fused numba kernel, its own threads). Its shard is encoded in chunks of
@@ -192,14 +193,12 @@ class ShardWorker:
 
     paths: the corpus files (each worker opens only its byte range: w2v.io.corpus.shard_ranges);
     index, count: this worker's shard; tables: the (input, output) start tables, (V, d)
-    float32; sync_words: words a round trains (the shard's chunk size); threads: numba
-    threads (Hogwild within the worker).
+    float32; sync_words: words a round trains (the shard's chunk size; by default
+    `default_sync_words`); threads: numba threads (Hogwild within the worker).
     """
 
     def __init__(self, paths, index: int, count: int, vocab: Vocabulary, config: TrainConfig,
-                 tables: tuple[np.ndarray, np.ndarray], sync_words: int | None = None,
-                 threads: int = 1):
-        sync_words = sync_words or default_sync_words(count)
+                 tables: tuple[np.ndarray, np.ndarray], sync_words: int, threads: int = 1):
         self.index, self.threads = index, threads
         shard = (index, count) if count > 1 else None
         sentences = Corpus(paths, config.max_sentence_length, shard)
@@ -336,17 +335,17 @@ class SyncBackend(Backend):
     rows are the workers' threads, worker w's rows w·T .. w·T + T − 1.
 
     team: LocalTeam or w2v.scaleout.ray_cluster.RayTeam; tables: the driver's copy of the
-    start tables, (V, d) float32, kept synchronised here; on_sync(sync, team): called
-    after each sync (the tests kill a worker there)."""
+    start tables, (V, d) float32, kept synchronised here; vocab: the team's vocabulary
+    (the saturating rule's row rates come from its counts); sync_words: what each worker
+    trains between syncs, as the team's workers were built with; on_sync(sync, team):
+    called after each sync (the tests kill a worker there)."""
 
-    def __init__(self, team, config: TrainConfig, tables, workers: int, threads: int = 1,
-                 sync_words: int | None = None, rule: str = SYNC_RULE, on_sync=None,
-                 row_rates: list[np.ndarray] | None = None):
+    def __init__(self, team, config: TrainConfig, tables, vocab: Vocabulary, workers: int,
+                 threads: int, sync_words: int, rule: str = SYNC_RULE, on_sync=None):
         if rule not in SYNC_RULES:
             raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
-        if rule == "saturating" and row_rates is None:
-            raise ValueError("the saturating rule needs row_rates (row_update_rates)")
-        self.team, self.rule, self.on_sync, self.row_rates = team, rule, on_sync, row_rates
+        self.team, self.rule, self.on_sync = team, rule, on_sync
+        self.row_rates = row_update_rates(vocab, config) if rule == "saturating" else None
         self.tables_ = [np.asarray(t, dtype=np.float32) for t in tables]
         self.workers, self.threads = workers, threads
         self.name = f"{team.name} ({workers} worker{'s' if workers > 1 else ''})"
@@ -356,8 +355,7 @@ class SyncBackend(Backend):
         self.rounds = [len(s) - 1 for s in starts]  # chunks of each shard
         self.span_bounds = np.array([sum(s[min(r, len(s) - 1)] for s in starts)
                                      for r in range(max(self.rounds) + 1)], dtype=np.int64)
-        self.stats = SyncTraffic(workers, sync_words or default_sync_words(workers), rule,
-                                 team.where,
+        self.stats = SyncTraffic(workers, sync_words, rule, team.where,
                                  dense_bytes=2 * self.tables_[0].nbytes)
         self.streams = None
 
