@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from w2v.kernels.cpu import (NO_TREE, draw_alias, seed_state, sgns_examples_cpu, sgns_train_cpu,
-                         sgns_train_windows_cpu, subsample_cpu, window_bounds)
+from numba import njit
+
+from w2v.kernels.cpu import (NO_TREE, TABLE_RANGE, draw_alias, seed_state, sgns_examples_cpu,
+                             sgns_term_cpu, sgns_train_cpu, sgns_train_windows_cpu,
+                             subsample_cpu, window_bounds)
 from tests.conftest import (GROUP_SIZE, GROUPS, planted_batches, random_tables,
                             share_of_neighbours_in_group)
 from w2v import sgns
@@ -24,6 +27,33 @@ def numpy_sequential(examples, lr, input_table, output_table):
             w_out[t] -= lr * g_u[0, k]
         w_in[center] -= lr * g_w[0]
     return w_in, w_out
+
+
+@njit
+def _terms(scores, positive, lr):
+    out = np.empty((scores.shape[0], 2))
+    for i in range(scores.shape[0]):
+        out[i, 0], out[i, 1] = sgns_term_cpu(scores[i], positive, lr)
+    return out
+
+
+@pytest.mark.parametrize("positive", [True, False])
+def test_sigmoid_table_is_within_its_stated_error_of_the_exact_terms(positive):
+    """The CPU kernels' σ and loss come from an interpolated table inside ±TABLE_RANGE and
+    from exp outside it: within 1e-6 (step) and 3e-6 (loss) of the float64 formulas on a
+    dense grid across the table, its edges and far beyond them."""
+    scores = np.concatenate([np.linspace(-3 * TABLE_RANGE, 3 * TABLE_RANGE, 400_001),
+                             [-TABLE_RANGE, TABLE_RANGE, np.nextafter(TABLE_RANGE, 0)]])
+    scores = scores.astype(np.float32)
+    lr = 0.5
+    got = _terms(scores, positive, lr)
+    s = scores.astype(np.float64)
+    label = 1.0 if positive else 0.0
+    want_step = (label - 1.0 / (1.0 + np.exp(-s))) * lr
+    want_loss = np.logaddexp(0.0, -s if positive else s)
+    assert np.abs(got[:, 1] - want_step).max() < 1e-6 * lr
+    assert np.abs(got[:, 0] - want_loss).max() < 3e-6
+    assert np.isnan(_terms(np.array([np.nan], np.float32), positive, lr)).all()
 
 
 def test_example_kernel_equals_the_reference_step_by_step():
