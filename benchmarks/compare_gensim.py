@@ -7,9 +7,17 @@ run in its own subprocess (so peak memory is its own), runs interleaved round by
 the table gives the median of the rounds. Words/s = corpus words × epochs / training seconds
 (vocabulary building excluded for everyone), as word2vec and gensim report it.
 
-gensim reads the text in corpus_file mode (its fastest) from a copy cut into 10,000-word
-lines: corpus_file mode silently drops the rest of a longer line, so on text8-style corpora
-it would otherwise train on 10,000 words. The script checks gensim's word count against ours.
+gensim reads the text in corpus_file mode (its fastest) from a copy cut into 1,000-word
+lines, and every system trains on that copy. corpus_file mode silently drops words two ways:
+the rest of a line past 10,000 words (so on text8-style corpora it would train on 10,000
+words), and, in every batch, the words its subsampling keeps past the 10,000th. Its reader
+(word2vec_corpusfile.pyx, `next_batch`) fills a batch until it passes 10,000 words and keeps
+the line that passed; `prepare_c_structures_for_batch` then stops at 10,000 kept words. With
+10,000-word lines a batch is two lines, and about 30 % of the words gensim kept were never
+trained while its word count (raw words) looked complete. The script checks what gensim
+trained, not what it read: the kept words `train` reports against the kept words its own
+vocabulary predicts (Σ count × keep probability × epochs), and stops if they differ by more
+than 1 %.
 
 Quality: analogy accuracy (questions-words.txt, gensim's evaluator and defaults) and Spearman on
 WordSim353 and SimLex-999 (gensim's copies), plus any --pair-set files (e.g. MEN).
@@ -42,8 +50,16 @@ BACKEND_OF = {"numba": "numba", "numba-shared": "numba", "keras": "keras", "auto
               "cuda": "cuda", "cuda-batched": "cuda"}
 
 
-def write_split_copy(corpus: Path, out: Path, max_words: int | None) -> int:
-    """Copy `corpus` to `out` as lines of at most 10,000 words; returns the words written."""
+GENSIM_LINE_WORDS = 1_000
+"""Line length of the copy every system trains on: a gensim batch is then at most 11,000 read
+words, below its 10,000 kept words whenever subsampling and the vocabulary drop more than
+1 word in 11 (gut8 at sample 1e-3 keeps 72 %). The trained-words check catches the rest."""
+
+
+def write_split_copy(corpus: Path, out: Path, max_words: int | None,
+                     line_words: int = 10_000) -> int:
+    """Copy `corpus` to `out` as lines of at most `line_words` words (our reader's sentences,
+    cut further); returns the words written."""
     from w2v.io.corpus import Corpus
 
     words = 0
@@ -51,12 +67,21 @@ def write_split_copy(corpus: Path, out: Path, max_words: int | None) -> int:
         for sentence in Corpus([corpus]):
             if max_words is not None and words + len(sentence) > max_words:
                 sentence = sentence[:max_words - words]
-            if sentence:
-                f.write(" ".join(sentence) + "\n")
-                words += len(sentence)
+            for start in range(0, len(sentence), line_words):
+                f.write(" ".join(sentence[start:start + line_words]) + "\n")
+            words += len(sentence)
             if max_words is not None and words >= max_words:
                 break
     return words
+
+
+def gensim_trained_share(model, trained_words: int, epochs: int) -> float:
+    """The words gensim trained on (`train`'s first number: those its subsampling kept) over
+    those its vocabulary expects it to keep, Σ count · min(1, sample_int / 2³²) · epochs."""
+    wv = model.wv
+    expected = sum(wv.get_vecattr(w, "count") * min(1.0, wv.get_vecattr(w, "sample_int") / 2**32)
+                   for w in wv.index_to_key) * epochs
+    return trained_words / expected
 
 
 def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: dict) -> dict:
@@ -77,12 +102,13 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
                          seed=params["seed"])
         model.build_vocab(corpus_file=corpus)
         prepared = time.perf_counter()
-        model.train(corpus_file=corpus, total_words=model.corpus_total_words,
-                    total_examples=model.corpus_count, epochs=params["epochs"])
+        trained, _ = model.train(corpus_file=corpus, total_words=model.corpus_total_words,
+                                 total_examples=model.corpus_count, epochs=params["epochs"])
         done = time.perf_counter()
         vectors = model.wv
         result.update(corpus_words=int(model.corpus_total_words), vocab_size=len(vectors),
-                      train_seconds=done - prepared, total_seconds=done - tick)
+                      train_seconds=done - prepared, total_seconds=done - tick,
+                      trained_share=gensim_trained_share(model, trained, params["epochs"]))
     else:
         from w2v.trainer import train
 
@@ -143,8 +169,11 @@ def markdown(report: dict) -> str:
                 for k in qual_keys]
         lines.append("| " + " | ".join(row) + " |")
     p = report["params"]
-    lines += ["", f"corpus: {report['corpus']} ({report['corpus_words']:,} words; gensim counted "
-              f"{med.get('gensim', {}).get('corpus_words', 0):,}), dim {p['dim']}, window "
+    share = med.get("gensim", {}).get("trained_share")
+    trained = f", trained {share:.1%} of the words it kept" if share else ""
+    lines += ["", f"corpus: {report['corpus']} ({report['corpus_words']:,} words in lines of "
+              f"≤ {report.get('line_words', 10_000):,}; gensim counted "
+              f"{med.get('gensim', {}).get('corpus_words', 0):,}{trained}), dim {p['dim']}, window "
               f"{p['window']}, mode {p.get('mode', 'sg-ns')}, alpha {p['alpha']}, negative "
               f"{p['negative']}, sample {p['sample']}, min_count "
               f"{p['min_count']}, epochs {p['epochs']}, threads {p['threads']}; median of "
@@ -229,8 +258,9 @@ def main(argv=None):
     systems += [f"{s}@{name}" for name in checkouts for s in list(systems) if s != "gensim"]
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "corpus.txt"
-        words = write_split_copy(Path(args.corpus), text, args.max_words)
-        print(f"corpus copy: {words:,} words in lines of ≤ 10,000", file=sys.stderr)
+        words = write_split_copy(Path(args.corpus), text, args.max_words, GENSIM_LINE_WORDS)
+        print(f"corpus copy: {words:,} words in lines of ≤ {GENSIM_LINE_WORDS:,}",
+              file=sys.stderr)
         runs: dict[str, list[dict]] = {s: [] for s in systems}
         for r in range(args.rounds):
             for system in systems:
@@ -249,6 +279,9 @@ def main(argv=None):
                 if out.returncode != 0:
                     sys.exit(f"{system} failed:\n{out.stderr[-3000:]}")
                 result = json.loads(out.stdout.strip().splitlines()[-1])
+                if abs(result.get("trained_share", 1.0) - 1.0) > 0.01:
+                    sys.exit(f"gensim trained {result['trained_share']:.1%} of the words it "
+                             "kept: its ratios would not compare equal work")
                 runs[system].append(result)
                 print(f"round {r + 1} {system}: {result['words_per_second']:,.0f} words/s, "
                       f"{result['train_seconds']:.1f} s, {result.get('quality', '')}",
@@ -259,7 +292,8 @@ def main(argv=None):
               f"we wrote {words:,}", file=sys.stderr)
     median = {system: median_of(rs) for system, rs in runs.items()}
     report = {"corpus": args.corpus, "max_words": args.max_words, "corpus_words": words,
-              "params": params, "rounds": args.rounds, "runs": runs, "median": median,
+              "line_words": GENSIM_LINE_WORDS, "params": params, "rounds": args.rounds,
+              "runs": runs, "median": median,
               "generator_pairs_per_second": gen_rate,
               "machine": machine(any(s in GPU_SYSTEMS for s in systems))}
     table = markdown(report)
