@@ -84,6 +84,15 @@ def gensim_trained_share(model, trained_words: int, epochs: int) -> float:
     return trained_words / expected
 
 
+def checked_work(result: dict) -> dict:
+    """A `run_one` result, after stopping the benchmark if gensim trained on more or fewer
+    than 99-101 % of the words it kept (`gensim_trained_share`)."""
+    if abs(result.get("trained_share", 1.0) - 1.0) > 0.01:
+        sys.exit(f"gensim trained {result['trained_share']:.1%} of the words it kept: a ratio "
+                 "against it would not compare equal work")
+    return result
+
+
 def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: dict) -> dict:
     """Train one system in this process; returns its measurements."""
     from w2v.config import TrainConfig
@@ -278,10 +287,7 @@ def main(argv=None):
                                      env={**os.environ, "PYTHONPATH": where} if where else None)
                 if out.returncode != 0:
                     sys.exit(f"{system} failed:\n{out.stderr[-3000:]}")
-                result = json.loads(out.stdout.strip().splitlines()[-1])
-                if abs(result.get("trained_share", 1.0) - 1.0) > 0.01:
-                    sys.exit(f"gensim trained {result['trained_share']:.1%} of the words it "
-                             "kept: its ratios would not compare equal work")
+                result = checked_work(json.loads(out.stdout.strip().splitlines()[-1]))
                 runs[system].append(result)
                 print(f"round {r + 1} {system}: {result['words_per_second']:,.0f} words/s, "
                       f"{result['train_seconds']:.1f} s, {result.get('quality', '')}",

@@ -4,8 +4,8 @@
         --out benchmarks/results/roofline
 
 One pair, as word2vec trains it: gather the input row and 1 + K output rows, K + 1 dot
-products, σ of each (one exp), K + 1 axpy updates of the output rows and one of the input
-row. The probe does exactly that and nothing else: ids drawn beforehand (centres and
+products, σ of each (read from the kernels' table, as gensim reads its own), K + 1 axpy
+updates of the output rows and one of the input row. The probe does exactly that and nothing else: ids drawn beforehand (centres and
 contexts from the corpus's word frequencies after subsampling, negatives ∝ count^0.75), no
 windows, no subsampling, no random numbers and no loss in the timed loop; the same `dot`
 and `axpy` loops as our kernels (w2v/kernels/cpu.py), threads sharing the tables Hogwild as
@@ -14,7 +14,8 @@ in L3) and one of 1,000,000 (far beyond it: a Zipf tail past the corpus's words)
 
 It then places every system of the committed gut8_speed run (the same slice of the same
 corpus) against the ceiling: its words/s × the pairs a word makes here (counted by the batch
-generator on the slice) over the probe's pairs/s with the corpus's vocabulary.
+generator on the slice, in compare_gensim's 1,000-word lines) over the probe's pairs/s with
+the corpus's vocabulary.
 """
 
 from __future__ import annotations
@@ -31,9 +32,20 @@ import numpy as np
 from numba import njit
 
 from benchmarks import publish
-from w2v.kernels.cpu import axpy, dot
+from w2v.kernels.cpu import SIGMOID_TABLE, TABLE_RANGE, TABLE_STEPS, axpy, dot
 
 RESULTS = Path(__file__).parent / "results"
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def sigmoid(score):
+    """σ as our kernels and gensim take it, from a table (kernels/cpu.py's SIGMOID_TABLE,
+    interpolated; an exp beyond ±TABLE_RANGE), without the loss."""
+    x = (score + TABLE_RANGE) * TABLE_STEPS
+    if not (x >= 0.0 and x < 2.0 * TABLE_RANGE * TABLE_STEPS):
+        return 1.0 / (1.0 + math.exp(-score))
+    i = int(x)
+    return SIGMOID_TABLE[i, 0] + (x - i) * (SIGMOID_TABLE[i + 1, 0] - SIGMOID_TABLE[i, 0])
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
@@ -48,7 +60,7 @@ def sgns_pairs(centers, contexts, negatives, input_vectors, output_vectors, lr):
         for k in range(negatives.shape[1] + 1):
             t = centers[i] if k == 0 else negatives[i, k - 1]
             u = output_vectors[t]
-            g = lr * ((1.0 if k == 0 else 0.0) - 1.0 / (1.0 + math.exp(-dot(h, u))))
+            g = lr * ((1.0 if k == 0 else 0.0) - sigmoid(dot(h, u)))
             axpy(g, u, grad)
             axpy(g, h, u)
         axpy(1.0, grad, h)
@@ -106,7 +118,7 @@ def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, no
 
 def pairs_per_word(corpus: Path, words: int, vocab) -> float:
     """Skip-gram pairs one epoch of the slice makes, per corpus word (default settings)."""
-    from benchmarks.compare_gensim import write_split_copy
+    from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
     from w2v.batches import EncodedCorpus, ExampleBatches
     from w2v.config import TrainConfig
     from w2v.io.corpus import Corpus
@@ -115,7 +127,7 @@ def pairs_per_word(corpus: Path, words: int, vocab) -> float:
     config = TrainConfig()
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "corpus.txt"
-        write_split_copy(corpus, copy, words)
+        write_split_copy(corpus, copy, words, GENSIM_LINE_WORDS)  # compare_gensim's copy
         encoded = EncodedCorpus(Corpus([copy]), vocab)
         try:
             batches = ExampleBatches(encoded, vocab, config)

@@ -6,7 +6,8 @@
 Thread table: numba and gensim words/s at each thread count on the first --words words
 (median of --rounds interleaved runs). Size table: numba words/s and peak RSS on that text
 repeated 1, 2 and 4 times: time should grow with the corpus and memory should not.
-Every run is its own subprocess (`benchmarks.compare_gensim --run-one`).
+Every run is its own subprocess (`benchmarks.compare_gensim --run-one`), on a copy in
+1,000-word lines, with compare_gensim's check that gensim trained every word it kept.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import publish
-from benchmarks.compare_gensim import write_split_copy
+from benchmarks.compare_gensim import GENSIM_LINE_WORDS, checked_work, write_split_copy
 
 NUMBA = "numba-shared"  # the numba backend as it trains by default (negatives shared per window)
 
@@ -31,7 +32,7 @@ def run(system: str, corpus: Path, threads: int, epochs: int) -> dict:
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"{system} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return checked_work(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main(argv=None):
@@ -47,7 +48,7 @@ def main(argv=None):
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "x1.txt"
-        words = write_split_copy(Path(args.corpus), base, args.words)
+        words = write_split_copy(Path(args.corpus), base, args.words, GENSIM_LINE_WORDS)
         runs = {(s, t): [] for t in thread_counts for s in (NUMBA, "gensim")}
         for _ in range(args.rounds):
             for (system, threads), results in runs.items():
