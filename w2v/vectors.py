@@ -259,7 +259,6 @@ class Embeddings:
         from scipy import stats
 
         index = self._upper_index(restrict_vocab, case_insensitive)
-        unit = self.unit_vectors
         gold, model, unknown, total = [], [], 0, 0
         with open(path, encoding="utf-8", errors="replace") as f:
             for line_no, line in enumerate(f, 1):
@@ -280,11 +279,22 @@ class Embeddings:
                         model.append(0.0)
                     continue
                 gold.append(score)
-                model.append(float(unit[index[a]] @ unit[index[b]]))
+                model.append(self._similarity_as_gensim(index[a], index[b]))
         if len(gold) < 2:
             raise ValueError(f"{path}: fewer than two pairs with both words in the vocabulary")
         return (stats.pearsonr(gold, model), stats.spearmanr(gold, model),
                 100.0 * unknown / max(total, 1))
+
+    def _similarity_as_gensim(self, i: int, j: int) -> float:
+        """Cosine of rows i and j with gensim's `KeyedVectors.similarity` arithmetic: each row
+        scaled by 1 / its norm in float64 and cast back to float32 (matutils.unitvec), then a
+        float32 dot. Spearman ranks the scores, so a near-tie rounded differently from gensim
+        moves the correlation by up to ~1e-4; the same arithmetic gives the same ranks."""
+        def unit(row: np.ndarray) -> np.ndarray:
+            wide = row.astype(np.float64)
+            norm = np.sqrt(wide @ wide)
+            return (wide * (1.0 / norm)).astype(np.float32) if norm > 0 else row
+        return float(np.dot(unit(self.vectors[i]), unit(self.vectors[j])))
 
     # -- files and other libraries ----------------------------------------------------------
 
