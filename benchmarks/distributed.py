@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import write_results
-
 from benchmarks.compare_gensim import write_split_copy
 
 SYSTEMS = ("keras", "mirrored-2", "workers-2")

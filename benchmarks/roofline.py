@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,20 +31,12 @@ import numpy as np
 from numba import njit
 
 from benchmarks import publish
-from w2v.kernels.cpu import SIGMOID_TABLE, TABLE_RANGE, TABLE_STEPS, axpy, dot
+from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
+from w2v.io.corpus import Corpus
+from w2v.kernels.cpu import axpy, dot, sgns_term_cpu
+from w2v.vocab import Vocabulary
 
 RESULTS = Path(__file__).parent / "results"
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def sigmoid(score):
-    """σ as our kernels and gensim take it, from a table (kernels/cpu.py's SIGMOID_TABLE,
-    interpolated; an exp beyond ±TABLE_RANGE), without the loss."""
-    x = (score + TABLE_RANGE) * TABLE_STEPS
-    if not (x >= 0.0 and x < 2.0 * TABLE_RANGE * TABLE_STEPS):
-        return 1.0 / (1.0 + math.exp(-score))
-    i = int(x)
-    return SIGMOID_TABLE[i, 0] + (x - i) * (SIGMOID_TABLE[i + 1, 0] - SIGMOID_TABLE[i, 0])
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
@@ -60,22 +51,10 @@ def sgns_pairs(centers, contexts, negatives, input_vectors, output_vectors, lr):
         for k in range(negatives.shape[1] + 1):
             t = centers[i] if k == 0 else negatives[i, k - 1]
             u = output_vectors[t]
-            g = lr * ((1.0 if k == 0 else 0.0) - sigmoid(dot(h, u)))
+            g = sgns_term_cpu(dot(h, u), k == 0, lr)[1]  # inlined: the unused loss is dropped
             axpy(g, u, grad)
             axpy(g, h, u)
         axpy(1.0, grad, h)
-
-
-def slice_vocabulary(corpus: Path, words: int):
-    """The vocabulary (min_count 5) of the corpus's first `words` words."""
-    from benchmarks.compare_gensim import write_split_copy
-    from w2v.io.corpus import Corpus
-    from w2v.vocab import Vocabulary
-
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "corpus.txt"
-        write_split_copy(corpus, copy, words)
-        return Vocabulary.build(Corpus([copy]), 5)
 
 
 def frequencies(counts: np.ndarray, rows: int, sample: float):
@@ -116,24 +95,21 @@ def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, no
     return best
 
 
-def pairs_per_word(corpus: Path, words: int, vocab) -> float:
-    """Skip-gram pairs one epoch of the slice makes, per corpus word (default settings)."""
-    from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
+def pairs_per_word(copy: Path, vocab) -> float:
+    """Skip-gram pairs one epoch of the slice's `copy` makes, per corpus word (default
+    settings)."""
     from w2v.batches import EncodedCorpus, ExampleBatches
     from w2v.config import TrainConfig
     from w2v.io.corpus import Corpus
     from w2v.streams import epoch_streams
 
     config = TrainConfig()
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "corpus.txt"
-        write_split_copy(corpus, copy, words, GENSIM_LINE_WORDS)  # compare_gensim's copy
-        encoded = EncodedCorpus(Corpus([copy]), vocab)
-        try:
-            batches = ExampleBatches(encoded, vocab, config)
-            return batches.count_pairs(epoch_streams(config.seed, 0, range(1))[0]) / encoded.tokens
-        finally:
-            encoded.close()
+    encoded = EncodedCorpus(Corpus([copy]), vocab)
+    try:
+        batches = ExampleBatches(encoded, vocab, config)
+        return batches.count_pairs(epoch_streams(config.seed, 0, range(1))[0]) / encoded.tokens
+    finally:
+        encoded.close()
 
 
 def main(argv=None):
@@ -150,7 +126,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     corpus, dim, negative, sample = Path(args.corpus), 100, 5, 1e-3
     thread_counts = [int(t) for t in args.threads.split(",")]
-    vocab = slice_vocabulary(corpus, args.words)
+    with tempfile.TemporaryDirectory() as tmp:  # the slice as compare_gensim copies it
+        copy = Path(tmp) / "corpus.txt"
+        write_split_copy(corpus, copy, args.words, GENSIM_LINE_WORDS)
+        vocab = Vocabulary.build(Corpus([copy]), 5)
+        per_word = pairs_per_word(copy, vocab)
     sizes = {"the corpus's vocabulary": len(vocab), "in L3": 10_000, "beyond L3": 1_000_000}
     ceiling = {}
     for name, rows in sizes.items():
@@ -160,7 +140,6 @@ def main(argv=None):
                                        args.repeats)
             print(f"{name} ({rows:,} rows), {t} thread(s): {ceiling[(name, t)]:,.0f} pairs/s",
                   flush=True)
-    per_word = pairs_per_word(corpus, args.words, vocab)
     lines = [f"The SGNS ceiling on this machine: dim {dim}, K = {negative}, sample {sample:g}; "
              f"pairs/s, the best of {args.repeats} passes of {args.pairs:,} pre-drawn pairs "
              f"({Path(args.corpus).name}, first {args.words:,} words: {per_word:.2f} pairs a "

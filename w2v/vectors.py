@@ -30,6 +30,14 @@ class KerasEmbedding(NamedTuple):
     embedding: object  # keras.layers.Embedding: id -> vector (row 0: zeros, for unknown)
 
 
+def _gensim_unit(row: np.ndarray) -> np.ndarray:
+    """(d,) float32 `row` scaled to length 1 as gensim's matutils.unitvec does: by 1 / its
+    norm in float64, cast back to float32 (a zero row stays as it is)."""
+    wide = row.astype(np.float64)
+    norm = np.sqrt(wide @ wide)
+    return (wide * (1.0 / norm)).astype(np.float32) if norm > 0 else row
+
+
 class Embeddings:
     """Words and their vectors: (V, d) float32, row i for words[i] (most frequent first
     when they come from training)."""
@@ -286,15 +294,11 @@ class Embeddings:
                 100.0 * unknown / max(total, 1))
 
     def _similarity_as_gensim(self, i: int, j: int) -> float:
-        """Cosine of rows i and j with gensim's `KeyedVectors.similarity` arithmetic: each row
-        scaled by 1 / its norm in float64 and cast back to float32 (matutils.unitvec), then a
-        float32 dot. Spearman ranks the scores, so a near-tie rounded differently from gensim
-        moves the correlation by up to ~1e-4; the same arithmetic gives the same ranks."""
-        def unit(row: np.ndarray) -> np.ndarray:
-            wide = row.astype(np.float64)
-            norm = np.sqrt(wide @ wide)
-            return (wide * (1.0 / norm)).astype(np.float32) if norm > 0 else row
-        return float(np.dot(unit(self.vectors[i]), unit(self.vectors[j])))
+        """Cosine of rows i and j with gensim's `KeyedVectors.similarity` arithmetic
+        (`_gensim_unit` each, then a float32 dot). Spearman ranks the scores, so a near-tie
+        rounded differently from gensim moves the correlation by up to ~1e-4; the same
+        arithmetic gives the same ranks."""
+        return float(np.dot(_gensim_unit(self.vectors[i]), _gensim_unit(self.vectors[j])))
 
     # -- files and other libraries ----------------------------------------------------------
 

@@ -2,7 +2,7 @@
 workers, as one backend the driver runs (Ray runs the workers in ray_cluster.py;
 `LocalTeam` runs them in turn, the simulation benchmarks/sync_simulation.py measures).
 
->>> from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend
+>>> from w2v.scaleout.sync import LocalTeam, ShardWorker, SyncBackend, default_sync_words
 >>> words = default_sync_words(2)  # between syncs, each worker
 >>> team = LocalTeam([ShardWorker(paths, w, 2, vocab, config, tables, words) for w in range(2)])
 >>> backend = SyncBackend(team, config, tables, vocab, 2, 1, words)  # then driver.drive
