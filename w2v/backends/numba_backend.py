@@ -41,26 +41,33 @@ def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatch
         s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
         return kernel(ids[a:b], ends[s0:s1] - a, batches, input_vectors, output_vectors,
                       lr_begin + step * a, lr_begin + step * b, streams[t, 0:1],
-                      streams[t, 1:2])
+                      streams[t, 1:2], threads > 1)
 
     results = list(pool.map(run, range(threads))) if threads > 1 else [run(0)]
     return Trained(sum(n for n, _ in results), sum(loss for _, loss in results))
 
 
+PRIVATE_TREE_NODES = 255
+"""The top inner nodes of the tree that each of several threads steps in a copy of its own
+(kernels/cpu.py's `head_update_private`): the rows every prediction touches."""
+
+
 def chunk_kernel(config: TrainConfig):
     """The fused kernel `config` asks for, as kernel(ids, ends, batches, input_vectors,
-    output_vectors, lr_begin, lr_end, pair_state, noise_state) -> (predictions, loss sum):
-    CBOW, or skip-gram with targets shared per window (HogBatch) or drawn per pair."""
+    output_vectors, lr_begin, lr_end, pair_state, noise_state, shared) -> (predictions,
+    loss sum): CBOW, or skip-gram with targets shared per window (HogBatch) or drawn per
+    pair. `shared`: other threads step the same tables at the same time."""
     if config.cbow:
         mean = config.cbow_mean
 
-        def cbow(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise):
+        def cbow(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, shared):
             return cbow_train_cpu(ids, ends, b.sampling, b.tree, b.window, b.negative, mean,
-                                  input_vectors, output_vectors, lr0, lr1, pair, noise)
+                                  input_vectors, output_vectors, lr0, lr1, pair, noise,
+                                  PRIVATE_TREE_NODES if shared else 0)
         return cbow
     skipgram = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
 
-    def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise):
+    def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, shared):
         return skipgram(ids, ends, b.sampling, b.tree, b.window, b.negative, input_vectors,
                         output_vectors, lr0, lr1, pair, noise)
     return sg
