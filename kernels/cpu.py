@@ -322,22 +322,28 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, st
     return loss
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def head_update_private(h, grad, targets, labels, repeatable, lr, output_vectors, private,
-                        first_private, steps):
-    """`head_update_cpu`, with the targets at rows >= first_private stepped in `private`,
-    this thread's copy of output_vectors[first_private:], instead of the shared rows.
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def private_rows(output_vectors, node_base, private_nodes):
+    """A thread's copy of the tree's top `private_nodes` inner nodes, the last rows of
+    output_vectors (the root last): (first_private, private (P, d) float32, merged (P, d)
+    float32, private as of the last merge). private_nodes = 0: first_private =
+    len(output_vectors) and no rows.
 
-    Those rows are the tree's top inner nodes: every prediction steps the root, half of
-    them its children, and so on. Threads stepping the same rows at once fight over their
-    cache lines; each stepping its own copy, merged every thousand predictions or so, they
-    do not. 2 threads on CBOW-HS made 1.41x one thread's words/s before, 1.79x with the
-    top 255 nodes private (gut8's first 2.1M words, median of 5 rounds in one process).
-    A word's path runs from the root down and the nodes' rows fall along it, so the
-    private targets are one run [a, b) of them; its entries are rebased to private's rows
-    in place. With first_private = len(output_vectors) this is head_update_cpu, bit for
-    bit: the same updates in the same order, every score at the old rows.
-    """
+    Every prediction steps the root, half of them its children, and so on. Threads
+    stepping the same rows at once fight over their cache lines; each stepping its own
+    copy, merged every thousand predictions or so (`merge_private_rows`), they do not.
+    2 threads on CBOW-HS made 1.41x one thread's words/s before, 1.79x with the top 255
+    nodes private (gut8's first 2.1M words, median of 5 rounds in one process)."""
+    first_private = output_vectors.shape[0] - min(private_nodes, max(node_base - 1, 0))
+    private = output_vectors[first_private:].copy()
+    return first_private, private, private.copy()
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def private_run(targets, first_private):
+    """The targets at rows >= first_private, as (a, b): targets[a:b], rebased in place to
+    rows of the private copy. A word's path runs from the root down and the nodes' rows
+    fall along it, so they are one run; the noise words' rows are all below it."""
     n = targets.shape[0]
     a = 0
     while a < n and targets[a] < first_private:
@@ -346,6 +352,18 @@ def head_update_private(h, grad, targets, labels, repeatable, lr, output_vectors
     while b < n and targets[b] >= first_private:
         targets[b] -= first_private
         b += 1
+    return a, b
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def head_update_private(h, grad, targets, labels, repeatable, lr, output_vectors, private,
+                        first_private, steps):
+    """`head_update_cpu`, with the targets at rows >= first_private stepped in `private`,
+    this thread's copy of output_vectors[first_private:] (`private_rows`), instead of the
+    shared rows. With first_private = len(output_vectors) this is head_update_cpu, bit for
+    bit; with private rows, the same updates in the same order, every score at the old
+    rows."""
+    a, b = private_run(targets, first_private)
     loss = head_update_cpu(h, grad, targets[:a], labels[:a], repeatable, lr, output_vectors,
                            steps)
     if b > a:
@@ -372,17 +390,18 @@ def merge_private_rows(output_vectors, private, merged, first_private):
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_update_cpu(center, targets, labels, repeatable, lr, input_vectors, output_vectors,
-                    scratch):
+                    private, first_private, scratch):
     """One SGD step for one (input word, targets) example, in place; returns its loss.
 
-    center: int, the input row; targets, labels, repeatable: as `head_update_cpu`; scratch:
-    (d + T,) float32. Exactly w2v.heads on a batch of one (negative sampling: w2v.sgns).
+    center: int, the input row; targets, labels, repeatable: as `head_update_cpu`; private,
+    first_private: as `head_update_private`; scratch: (d + T,) float32. Exactly w2v.heads
+    on a batch of one (negative sampling: w2v.sgns).
     """
     dim = input_vectors.shape[1]
     grad = scratch[:dim]
     grad[:] = 0.0
-    loss = head_update_cpu(input_vectors[center], grad, targets, labels, repeatable, lr,
-                           output_vectors, scratch[dim:])
+    loss = head_update_private(input_vectors[center], grad, targets, labels, repeatable, lr,
+                               output_vectors, private, first_private, scratch[dim:])
     axpy(1.0, grad, input_vectors[center])
     return loss
 
@@ -399,17 +418,20 @@ def sgns_examples_cpu(examples, lr_start, lr_end, input_vectors, output_vectors)
     labels = np.zeros(n_targets, dtype=np.float32)
     labels[0] = 1.0
     n = examples.shape[0]
+    no_rows = output_vectors[:0]
     loss = 0.0
     for i in range(n):
         lr = lr_start + (lr_end - lr_start) * (i / n)
         loss += sgns_update_cpu(examples[i, 0], examples[i, 1:], labels, n_targets, lr,
-                                input_vectors, output_vectors, scratch)
+                                input_vectors, output_vectors, no_rows,
+                                output_vectors.shape[0], scratch)
     return loss
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
-                   output_vectors, lr_start, lr_end, pair_state, noise_state):
+                   output_vectors, lr_start, lr_end, pair_state, noise_state,
+                   private_nodes=0, merge_every=1024):
     """The fused skip-gram trainer, per pair: subsample, windows, targets and SGD updates in
     one pass.
 
@@ -423,6 +445,11 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
     context word (its noise words; its path). Without a tree it draws exactly what
     `skipgram_pairs_cpu` + `fill_examples_cpu` draw from the same streams, so it trains on
     the same examples as the batch path. Returns (pairs, loss sum).
+
+    private_nodes: when threads share the tables, each call steps the tree's top
+    `private_nodes` inner nodes in a copy of its own (`private_rows`), merged every
+    `merge_every` center words and at its end; 0 (one thread) steps the shared rows
+    directly, exactly w2v.heads.
     """
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
@@ -431,6 +458,8 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
     most = targets.shape[0]
     scratch = np.empty(input_vectors.shape[1] + most, dtype=np.float32)
     repeatable = 1 + negative if negative > 0 else 0
+    first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
+    centers = 0
     n_pairs = 0
     loss = 0.0
     start = 0
@@ -446,48 +475,86 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
                 t = fill_targets(kept[j], negative, noise_state, accept, alias, tree,
                                  node_base, targets, labels)
                 loss += sgns_update_cpu(kept[i], targets[:t], labels[:t], repeatable, lr,
-                                        input_vectors, output_vectors, scratch)
+                                        input_vectors, output_vectors, private, first_private,
+                                        scratch)
                 n_pairs += 1
+            centers += 1
+            if centers % merge_every == 0:
+                merge_private_rows(output_vectors, private, merged, first_private)
         start = end
+    merge_private_rows(output_vectors, private, merged, first_private)
     return n_pairs, loss
 
 
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def window_scores(inputs, targets, labels, lr, input_vectors, table, steps, k0):
+    """steps[a, k0 + k]: the step of input a against target k (rows of `table`), every
+    score at the old rows; returns the summed loss."""
+    loss = 0.0
+    for a in range(inputs.shape[0]):
+        row = input_vectors[inputs[a]]
+        for k in range(targets.shape[0]):
+            term, steps[a, k0 + k] = sgns_term_cpu(dot(row, table[targets[k]]),
+                                                   labels[k] > 0.5, lr)
+            loss += term
+    return loss
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def window_gradients(m, targets, table, steps, k0, grads):
+    """grads[a] += Σ_k steps[a, k0 + k] · table[targets[k]] for the m inputs."""
+    for a in range(m):
+        for k in range(targets.shape[0]):
+            axpy(steps[a, k0 + k], table[targets[k]], grads[a])
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def window_target_steps(inputs, targets, input_vectors, table, steps, k0):
+    """table[targets[k]] += Σ_a steps[a, k0 + k] · input a's row."""
+    for k in range(targets.shape[0]):
+        target = table[targets[k]]
+        for a in range(inputs.shape[0]):
+            axpy(steps[a, k0 + k], input_vectors[inputs[a]], target)
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_vectors, steps,
-                           grads):
+def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_vectors, private,
+                           first_private, steps, grads):
     """One SGD step on a window: every input row against the same targets (HogBatch).
 
     inputs: (m,) int32, the window's context words (input rows); targets: (T,) int32 rows of
-    output_vectors shared by the window, labels (T,) float32 their labels; steps: (>= m,
-    >= T) float32 and grads: (>= m, d) float32 scratch. Exactly w2v.heads on the batch of
-    m examples (inputs[a], targets) with its gradients scatter-added: all taken at the old
-    rows, then applied. Each target row is read once per window instead of once per pair:
-    that is the saving (Ji et al. 2016). Returns the summed loss.
+    output_vectors shared by the window, labels (T,) float32 their labels; private,
+    first_private: as `head_update_private` (the rows >= first_private are stepped in
+    private); steps: (>= m, >= T) float32 and grads: (>= m, d) float32 scratch. Exactly
+    w2v.heads on the batch of m examples (inputs[a], targets) with its gradients
+    scatter-added: all taken at the old rows, then applied. Each target row is read once
+    per window instead of once per pair: that is the saving (Ji et al. 2016). Returns the
+    summed loss.
     """
-    m, n_targets = inputs.shape[0], targets.shape[0]
-    loss = 0.0
-    for a in range(m):
-        row = input_vectors[inputs[a]]
-        for k in range(n_targets):
-            term, steps[a, k] = sgns_term_cpu(dot(row, output_vectors[targets[k]]),
-                                           labels[k] > 0.5, lr)
-            loss += term
-    for a in range(m):
-        grads[a] = 0.0
-        for k in range(n_targets):
-            axpy(steps[a, k], output_vectors[targets[k]], grads[a])
-    for k in range(n_targets):
-        target = output_vectors[targets[k]]
-        for a in range(m):
-            axpy(steps[a, k], input_vectors[inputs[a]], target)
-    for a in range(m):
-        axpy(1.0, grads[a], input_vectors[inputs[a]])
+    m, n = inputs.shape[0], targets.shape[0]
+    a, b = private_run(targets, first_private)
+    loss = window_scores(inputs, targets[:a], labels[:a], lr, input_vectors, output_vectors,
+                         steps, 0)
+    loss += window_scores(inputs, targets[a:b], labels[a:b], lr, input_vectors, private,
+                          steps, a)
+    loss += window_scores(inputs, targets[b:], labels[b:], lr, input_vectors, output_vectors,
+                          steps, b)
+    grads[:m] = 0.0
+    window_gradients(m, targets[:a], output_vectors, steps, 0, grads)
+    window_gradients(m, targets[a:b], private, steps, a, grads)
+    window_gradients(m, targets[b:], output_vectors, steps, b, grads)
+    window_target_steps(inputs, targets[:a], input_vectors, output_vectors, steps, 0)
+    window_target_steps(inputs, targets[a:b], input_vectors, private, steps, a)
+    window_target_steps(inputs, targets[b:], input_vectors, output_vectors, steps, b)
+    for k in range(m):
+        axpy(1.0, grads[k], input_vectors[inputs[k]])
     return loss
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
-                           output_vectors, lr_start, lr_end, pair_state, noise_state):
+                           output_vectors, lr_start, lr_end, pair_state, noise_state,
+                           private_nodes=0, merge_every=1024):
     """The fused skip-gram trainer with targets shared across each window (HogBatch).
 
     Same arguments and streams as `sgns_train_cpu`. For each kept center word: draw the
@@ -495,7 +562,8 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
     and K noise words ≠ center; the center's path) for all of them, and step once
     (`sgns_window_update_cpu`). The same (input, output) pairs as word2vec's skip-gram
     (the context word's input row predicts the center), K negatives per pair, but one draw
-    of negatives per window. Returns (pairs, loss sum).
+    of negatives per window. Returns (pairs, loss sum). private_nodes, merge_every: as
+    `sgns_train_cpu`.
     """
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
@@ -505,6 +573,8 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
     inputs = np.empty(2 * window, dtype=np.int32)
     steps = np.empty((2 * window, most), dtype=np.float32)
     grads = np.empty((2 * window, input_vectors.shape[1]), dtype=np.float32)
+    first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
+    centers = 0
     n_pairs = 0
     loss = 0.0
     start = 0
@@ -524,9 +594,14 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
             t = fill_targets(kept[i], negative, noise_state, accept, alias, tree, node_base,
                              targets, labels)
             loss += sgns_window_update_cpu(inputs[:m], targets[:t], labels[:t], lr,
-                                           input_vectors, output_vectors, steps, grads)
+                                           input_vectors, output_vectors, private,
+                                           first_private, steps, grads)
             n_pairs += m
+            centers += 1
+            if centers % merge_every == 0:
+                merge_private_rows(output_vectors, private, merged, first_private)
         start = end
+    merge_private_rows(output_vectors, private, merged, first_private)
     return n_pairs, loss
 
 
@@ -544,10 +619,8 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     word2vec.c's and gensim's rule (w2v.heads.cbow_step_scale). Returns (predictions, loss
     sum): one prediction per center trained.
 
-    private_nodes: when threads share the tables, each call keeps the tree's top
-    `private_nodes` inner nodes in a copy of its own (`head_update_private`), merged
-    every `merge_every` predictions and at its end; 0 (one thread) steps the shared rows
-    directly, exactly w2v.heads.
+    private_nodes, merge_every: as `sgns_train_cpu`, merging every `merge_every`
+    predictions.
     """
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
@@ -559,9 +632,7 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     h = np.empty(dim, dtype=np.float32)
     grad = np.empty(dim, dtype=np.float32)
     repeatable = 1 + negative if negative > 0 else 0
-    first_private = output_vectors.shape[0] - min(private_nodes, max(node_base - 1, 0))
-    private = output_vectors[first_private:].copy()
-    merged = private.copy()
+    first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
     predictions = 0
     loss = 0.0
     start = 0

@@ -254,7 +254,9 @@ def test_every_fused_kernel_equals_the_reference_window_by_window(planted, mode,
 
 @pytest.mark.parametrize("private_nodes", [1, 7, 10_000])
 @pytest.mark.parametrize("negative", [0, 3])
-def test_cbow_hs_with_private_top_nodes_equals_the_reference(planted, private_nodes, negative):
+@pytest.mark.parametrize("mode", ["pairs", "windows", "cbow"])
+def test_private_top_nodes_train_what_the_shared_rows_would(planted, mode, private_nodes,
+                                                            negative):
     """A thread stepping the tree's top nodes in its own copy, merged every so many
     predictions, trains what the shared rows would: on one thread, to rounding."""
     from w2v.kernels.cpu import cbow_train_cpu
@@ -265,11 +267,17 @@ def test_cbow_hs_with_private_top_nodes_equals_the_reference(planted, private_no
     w_out = np.vstack([w_out, random_tables(len(vocab) - 1, 12, seed=1)[1]])
     got_in, got_out = w_in.copy(), w_out.copy()
     ids, ends = b.encoded.chunk(0)
-    predictions, _ = cbow_train_cpu(ids, ends, b.sampling, (tree.codes, tree.points, tree.offsets),
-                                    3, negative, True, got_in, got_out, 0.05, 0.05,
-                                    seed_state(21), seed_state(22), private_nodes, 100)
-    assert predictions > 300  # merged mid-chunk as well as at its end
-    replay(b, ids, ends, tree, negative, "cbow", w_in, w_out, 0.05, cbow_mean=True)
+    tree_arrays = (tree.codes, tree.points, tree.offsets)
+    streams = seed_state(21), seed_state(22)
+    if mode == "cbow":
+        n, _ = cbow_train_cpu(ids, ends, b.sampling, tree_arrays, 3, negative, True, got_in,
+                              got_out, 0.05, 0.05, *streams, private_nodes, 100)
+    else:
+        kernel = sgns_train_cpu if mode == "pairs" else sgns_train_windows_cpu
+        n, _ = kernel(ids, ends, b.sampling, tree_arrays, 3, negative, got_in, got_out, 0.05,
+                      0.05, *streams, private_nodes, 100)
+    assert n > 300  # merged mid-chunk as well as at its end
+    replay(b, ids, ends, tree, negative, mode, w_in, w_out, 0.05, cbow_mean=True)
     np.testing.assert_allclose(got_in, w_in, atol=1e-5)
     np.testing.assert_allclose(got_out, w_out, atol=1e-5)
 

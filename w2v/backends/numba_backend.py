@@ -69,7 +69,8 @@ def chunk_kernel(config: TrainConfig):
 
     def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, shared):
         return skipgram(ids, ends, b.sampling, b.tree, b.window, b.negative, input_vectors,
-                        output_vectors, lr0, lr1, pair, noise)
+                        output_vectors, lr0, lr1, pair, noise,
+                        PRIVATE_TREE_NODES if shared else 0)
     return sg
 
 
