@@ -12,6 +12,11 @@ and `axpy` loops as our kernels (w2v/kernels/cpu.py), threads sharing the tables
 the numba backend's do. Tables: the corpus's vocabulary, one of 10,000 rows (both tables
 in L3) and one of 1,000,000 (far beyond it: a Zipf tail past the corpus's words).
 
+A second probe does the same pairs the way the keras backend must: batches of 1,024 through
+one XLA-compiled TensorFlow function that gathers the rows, scores them, takes σ, forms both
+gradients (einsum) and scatter-subtracts them, and nothing else (no Keras, no input
+pipeline, no loss): the ceiling of a TensorFlow step on this CPU.
+
 It then places every system of the committed gut8_speed run (the same slice of the same
 corpus) against the ceiling: its words/s × the pairs a word makes here (counted by the batch
 generator on the slice, in compare_gensim's 1,000-word lines) over the probe's pairs/s with
@@ -33,7 +38,7 @@ from numba import njit
 from benchmarks import publish
 from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
 from w2v.io.corpus import Corpus
-from w2v.kernels.cpu import axpy, dot, sgns_term_cpu
+from w2v.kernels.cpu import axpy, dot, read_and_step, sgns_term_cpu
 from w2v.vocab import Vocabulary
 
 RESULTS = Path(__file__).parent / "results"
@@ -52,8 +57,7 @@ def sgns_pairs(centers, contexts, negatives, input_vectors, output_vectors, lr):
             t = centers[i] if k == 0 else negatives[i, k - 1]
             u = output_vectors[t]
             g = sgns_term_cpu(dot(h, u), k == 0, lr)[1]  # inlined: the unused loss is dropped
-            axpy(g, u, grad)
-            axpy(g, h, u)
+            read_and_step(g, u, h, grad)
         axpy(1.0, grad, h)
 
 
@@ -92,6 +96,50 @@ def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, no
                                                negatives[p[0]:p[-1] + 1], input_vectors,
                                                output_vectors, 0.025), parts))
             best = max(best, pairs / (time.perf_counter() - tick))
+    return best
+
+
+def xla_probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, noise,
+              repeats: int = 3, batch: int = 1024) -> float:
+    """Pairs/s of the bare TensorFlow step (module docstring) on `threads` threads: the
+    best of `repeats` passes over `pairs` pre-drawn pairs, `batch` a step."""
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    rng = np.random.default_rng(1)
+    steps = pairs // batch
+    examples = np.stack([rng.choice(rows, (steps, batch), p=kept),
+                         rng.choice(rows, (steps, batch), p=kept)], axis=-1)
+    examples = np.concatenate([examples, rng.choice(rows, (steps, batch, negative), p=noise)],
+                              axis=-1).astype(np.int32)  # (steps, batch, 2 + K)
+    input_vectors = tf.Variable((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim)
+    output_vectors = tf.Variable(np.zeros((rows, dim), dtype=np.float32))
+    labels = tf.constant([1.0] + [0.0] * negative)
+
+    @tf.function(jit_compile=True)
+    def train(examples):
+        for i in tf.range(tf.shape(examples)[0]):
+            step = examples[i]
+            h = tf.gather(input_vectors, step[:, 0])  # (B, d)
+            u = tf.gather(output_vectors, step[:, 1:])  # (B, 1 + K, d)
+            error = tf.sigmoid(tf.einsum("bd,btd->bt", h, u)) - labels
+            grad_h = tf.einsum("bt,btd->bd", error, u)
+            grad_u = error[:, :, None] * h[:, None, :]
+            input_vectors.scatter_sub(tf.IndexedSlices(0.025 * grad_h, step[:, 0]))
+            output_vectors.scatter_sub(tf.IndexedSlices(
+                0.025 * tf.reshape(grad_u, [-1, dim]), tf.reshape(step[:, 1:], [-1])))
+        return tf.constant(0)
+
+    examples = tf.constant(examples)
+    train(examples[:2])
+    best = 0.0
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        train(examples)
+        best = max(best, steps * batch / (time.perf_counter() - tick))
     return best
 
 
@@ -149,6 +197,14 @@ def main(argv=None):
     for name, rows in sizes.items():
         lines.append(f"| {name} | {rows:,} | {2 * rows * dim * 4 / 1e6:,.0f} | " +
                      " | ".join(f"{ceiling[(name, t)]:,.0f}" for t in thread_counts) + " |")
+    kept, noise = frequencies(vocab.counts, len(vocab), sample)
+    xla_threads = max(thread_counts)
+    xla = xla_probe(len(vocab), dim, negative, args.pairs, xla_threads, kept, noise,
+                    args.repeats)
+    print(f"bare XLA step, {xla_threads} thread(s): {xla:,.0f} pairs/s", flush=True)
+    own = ceiling[("the corpus's vocabulary", xla_threads)]
+    lines += ["", f"The bare TensorFlow step (XLA, batches of 1,024, the corpus's vocabulary, "
+              f"{xla_threads} threads): {xla:,.0f} pairs/s, {xla / own:.0%} of the ceiling."]
     placed = {}
     speed_path = Path(args.speed)
     if speed_path.exists():
@@ -157,16 +213,17 @@ def main(argv=None):
         top = ceiling[("the corpus's vocabulary", threads)]
         lines += ["", f"Every system of {speed_path.name} ({speed['corpus_words']:,} words, "
                   f"{threads} threads) against the ceiling with the corpus's vocabulary at "
-                  f"{threads} threads ({top:,.0f} pairs/s):", "",
-                  "| system | words/s | pairs/s (words/s × pairs a word) | of the ceiling |",
-                  "|---|---|---|---|"]
+                  f"{threads} threads ({top:,.0f} pairs/s) and against the bare TensorFlow "
+                  f"step:", "",
+                  "| system | words/s | pairs/s (words/s × pairs a word) | of the ceiling | "
+                  "of the bare TensorFlow step |", "|---|---|---|---|---|"]
         for system, m in speed["median"].items():
             pairs = m["words_per_second"] * per_word
             placed[system] = pairs / top
             lines.append(f"| {system} | {m['words_per_second']:,.0f} | {pairs:,.0f} | "
-                         f"{pairs / top:.0%} |")
+                         f"{pairs / top:.0%} | {pairs / xla:.0%} |")
     publish(lines, args.out, "benchmarks.roofline", argv,
-            {"pairs_per_word": per_word, "placed": placed,
+            {"pairs_per_word": per_word, "placed": placed, "xla_step": xla,
              "ceiling": {f"{n}|{t}": v for (n, t), v in ceiling.items()}, "rows": sizes})
 
 
