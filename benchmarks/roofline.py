@@ -10,7 +10,9 @@ contexts from the corpus's word frequencies after subsampling, negatives ∝ cou
 windows, no subsampling, no random numbers and no loss in the timed loop; the same `dot`
 and `axpy` loops as our kernels (w2v/kernels/cpu.py), threads sharing the tables Hogwild as
 the numba backend's do. Tables: the corpus's vocabulary, one of 10,000 rows (both tables
-in L3) and one of 1,000,000 (far beyond it: a Zipf tail past the corpus's words).
+in L3) and one of 1,000,000 (far beyond it: a Zipf tail past the corpus's words). Once
+more on the most threads with each thread on tables of its own: what a second thread gives
+the work when no row is shared, the machine's own limit on thread scaling.
 
 A second probe does the same pairs the way the keras backend must: batches of 1,024 through
 one XLA-compiled TensorFlow function that gathers the rows, scores them, takes σ, forms both
@@ -78,8 +80,10 @@ def frequencies(counts: np.ndarray, rows: int, sample: float):
 
 
 def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, noise,
-          repeats: int = 3) -> float:
-    """Pairs/s: the best of `repeats` timed passes over `pairs` pre-drawn pairs."""
+          repeats: int = 3, own_tables: bool = False) -> float:
+    """Pairs/s: the best of `repeats` timed passes over `pairs` pre-drawn pairs; with
+    own_tables, each thread trains a copy of its own (no row is shared: what the machine
+    gives the work without any contention between the threads)."""
     rng = np.random.default_rng(1)
     centers = rng.choice(rows, pairs, p=kept).astype(np.int32)
     contexts = rng.choice(rows, pairs, p=kept).astype(np.int32)
@@ -87,14 +91,16 @@ def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, no
     input_vectors = ((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim)
     output_vectors = np.zeros((rows, dim), dtype=np.float32)
     parts = np.array_split(np.arange(pairs), threads)
+    tables = [(input_vectors.copy(), output_vectors.copy()) if own_tables else
+              (input_vectors, output_vectors) for _ in parts]
     sgns_pairs(centers[:10], contexts[:10], negatives[:10], input_vectors, output_vectors, 0.025)
     best = 0.0
     with ThreadPoolExecutor(threads) as pool:
         for _ in range(repeats):
             tick = time.perf_counter()
-            list(pool.map(lambda p: sgns_pairs(centers[p[0]:p[-1] + 1], contexts[p[0]:p[-1] + 1],
-                                               negatives[p[0]:p[-1] + 1], input_vectors,
-                                               output_vectors, 0.025), parts))
+            list(pool.map(lambda t: sgns_pairs(
+                centers[parts[t][0]:parts[t][-1] + 1], contexts[parts[t][0]:parts[t][-1] + 1],
+                negatives[parts[t][0]:parts[t][-1] + 1], *tables[t], 0.025), range(threads)))
             best = max(best, pairs / (time.perf_counter() - tick))
     return best
 
@@ -198,13 +204,21 @@ def main(argv=None):
         lines.append(f"| {name} | {rows:,} | {2 * rows * dim * 4 / 1e6:,.0f} | " +
                      " | ".join(f"{ceiling[(name, t)]:,.0f}" for t in thread_counts) + " |")
     kept, noise = frequencies(vocab.counts, len(vocab), sample)
-    xla_threads = max(thread_counts)
+    most = max(thread_counts)
+    own = probe(len(vocab), dim, negative, args.pairs, most, kept, noise, args.repeats, True)
+    shared = ceiling[("the corpus's vocabulary", most)]
+    single = ceiling[("the corpus's vocabulary", min(thread_counts))]
+    print(f"own tables, {most} thread(s): {own:,.0f} pairs/s", flush=True)
+    lines += ["", f"With each of {most} threads on tables of its own (the corpus's vocabulary; "
+              f"no row shared, so no contention between them): {own:,.0f} pairs/s, "
+              f"{own / single:.2f}× {min(thread_counts)} thread(s), against "
+              f"{shared / single:.2f}× with the tables shared."]
+    xla_threads = most
     xla = xla_probe(len(vocab), dim, negative, args.pairs, xla_threads, kept, noise,
                     args.repeats)
     print(f"bare XLA step, {xla_threads} thread(s): {xla:,.0f} pairs/s", flush=True)
-    own = ceiling[("the corpus's vocabulary", xla_threads)]
     lines += ["", f"The bare TensorFlow step (XLA, batches of 1,024, the corpus's vocabulary, "
-              f"{xla_threads} threads): {xla:,.0f} pairs/s, {xla / own:.0%} of the ceiling."]
+              f"{xla_threads} threads): {xla:,.0f} pairs/s, {xla / shared:.0%} of the ceiling."]
     placed = {}
     speed_path = Path(args.speed)
     if speed_path.exists():
@@ -224,6 +238,7 @@ def main(argv=None):
                          f"{pairs / top:.0%} | {pairs / xla:.0%} |")
     publish(lines, args.out, "benchmarks.roofline", argv,
             {"pairs_per_word": per_word, "placed": placed, "xla_step": xla,
+             "own_tables": own,
              "ceiling": {f"{n}|{t}": v for (n, t), v in ceiling.items()}, "rows": sizes})
 
 
