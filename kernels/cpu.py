@@ -326,15 +326,17 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, st
 def private_rows(output_vectors, node_base, private_nodes):
     """A thread's copy of the tree's top `private_nodes` inner nodes, the last rows of
     output_vectors (the root last): (first_private, private (P, d) float32, merged (P, d)
-    float32, private as of the last merge). private_nodes = 0: first_private =
-    len(output_vectors) and no rows.
+    float32, private as of the last merge). No tree (the table holds node_base word rows
+    and nothing after them) or private_nodes = 0: first_private = len(output_vectors) and
+    no rows: the noise words' rows are never private.
 
     Every prediction steps the root, half of them its children, and so on. Threads
     stepping the same rows at once fight over their cache lines; each stepping its own
     copy, merged every thousand predictions or so (`merge_private_rows`), they do not.
     2 threads on CBOW-HS made 1.41x one thread's words/s before, 1.79x with the top 255
     nodes private (gut8's first 2.1M words, median of 5 rounds in one process)."""
-    first_private = output_vectors.shape[0] - min(private_nodes, max(node_base - 1, 0))
+    nodes = output_vectors.shape[0] - node_base
+    first_private = output_vectors.shape[0] - min(private_nodes, nodes)
     private = output_vectors[first_private:].copy()
     return first_private, private, private.copy()
 
@@ -363,6 +365,8 @@ def head_update_private(h, grad, targets, labels, repeatable, lr, output_vectors
     shared rows. With first_private = len(output_vectors) this is head_update_cpu, bit for
     bit; with private rows, the same updates in the same order, every score at the old
     rows."""
+    if first_private == output_vectors.shape[0]:
+        return head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, steps)
     a, b = private_run(targets, first_private)
     loss = head_update_cpu(h, grad, targets[:a], labels[:a], repeatable, lr, output_vectors,
                            steps)
@@ -459,7 +463,7 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
     scratch = np.empty(input_vectors.shape[1] + most, dtype=np.float32)
     repeatable = 1 + negative if negative > 0 else 0
     first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
-    centers = 0
+    until_merge = merge_every
     n_pairs = 0
     loss = 0.0
     start = 0
@@ -478,9 +482,10 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
                                         input_vectors, output_vectors, private, first_private,
                                         scratch)
                 n_pairs += 1
-            centers += 1
-            if centers % merge_every == 0:
+            until_merge -= 1
+            if until_merge == 0:
                 merge_private_rows(output_vectors, private, merged, first_private)
+                until_merge = merge_every
         start = end
     merge_private_rows(output_vectors, private, merged, first_private)
     return n_pairs, loss
@@ -574,7 +579,7 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
     steps = np.empty((2 * window, most), dtype=np.float32)
     grads = np.empty((2 * window, input_vectors.shape[1]), dtype=np.float32)
     first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
-    centers = 0
+    until_merge = merge_every
     n_pairs = 0
     loss = 0.0
     start = 0
@@ -597,9 +602,10 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
                                            input_vectors, output_vectors, private,
                                            first_private, steps, grads)
             n_pairs += m
-            centers += 1
-            if centers % merge_every == 0:
+            until_merge -= 1
+            if until_merge == 0:
                 merge_private_rows(output_vectors, private, merged, first_private)
+                until_merge = merge_every
         start = end
     merge_private_rows(output_vectors, private, merged, first_private)
     return n_pairs, loss
@@ -633,6 +639,7 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     grad = np.empty(dim, dtype=np.float32)
     repeatable = 1 + negative if negative > 0 else 0
     first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
+    until_merge = merge_every
     predictions = 0
     loss = 0.0
     start = 0
@@ -660,8 +667,10 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
                 if c != i:
                     axpy(1.0, grad, input_vectors[kept[c]])
             predictions += 1
-            if predictions % merge_every == 0:
+            until_merge -= 1
+            if until_merge == 0:
                 merge_private_rows(output_vectors, private, merged, first_private)
+                until_merge = merge_every
         start = end
     merge_private_rows(output_vectors, private, merged, first_private)
     return predictions, loss

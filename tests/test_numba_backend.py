@@ -252,6 +252,19 @@ def test_every_fused_kernel_equals_the_reference_window_by_window(planted, mode,
     np.testing.assert_allclose(got_out, w_out, atol=1e-5)
 
 
+def test_only_tree_nodes_are_ever_private():
+    """Without a tree the output table is the words' rows alone: none becomes private."""
+    from w2v.kernels.cpu import private_rows
+
+    words, nodes = np.zeros((50, 4), np.float32), np.ones((49, 4), np.float32)
+    first, private, _ = private_rows(words, 50, 255)
+    assert (first, len(private)) == (50, 0)
+    first, private, _ = private_rows(np.vstack([words, nodes]), 50, 10)
+    assert (first, len(private)) == (89, 10)
+    first, private, _ = private_rows(np.vstack([words, nodes]), 50, 255)
+    assert (first, len(private)) == (50, 49)
+
+
 @pytest.mark.parametrize("private_nodes", [1, 7, 10_000])
 @pytest.mark.parametrize("negative", [0, 3])
 @pytest.mark.parametrize("mode", ["pairs", "windows", "cbow"])
