@@ -43,11 +43,12 @@ from pathlib import Path
 
 from benchmarks import write_results
 
-SYSTEMS = ("numba", "numba-shared", "keras", "autodiff", "gensim")  # numba-shared: HogBatch
+SYSTEMS = ("numba", "numba-shared", "keras", "keras-soft4", "autodiff", "gensim")
+# numba-shared: HogBatch; keras-soft4: the keras backend with --steps-per-update 4
 MODES = ("sg-ns", "cbow-ns", "sg-hs", "cbow-hs")
 GPU_SYSTEMS = ("cuda", "cuda-batched")  # need a GPU (benchmarks/gpu.py runs them)
-BACKEND_OF = {"numba": "numba", "numba-shared": "numba", "keras": "keras", "autodiff": "keras",
-              "cuda": "cuda", "cuda-batched": "cuda"}
+BACKEND_OF = {"numba": "numba", "numba-shared": "numba", "keras": "keras", "keras-soft4": "keras",
+              "autodiff": "keras", "cuda": "cuda", "cuda-batched": "cuda"}
 
 
 GENSIM_LINE_WORDS = 1_000
@@ -140,6 +141,7 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
         config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()},
                              backend=BACKEND_OF[system],
                              shared_negatives=system != "numba",
+                             steps_per_update=4 if system == "keras-soft4" else 1,
                              cuda_updates="batched" if system == "cuda-batched" else "hogwild")
         vectors, summary = train(corpus, config, **extra)
         result.update(corpus_words=summary.corpus_words, vocab_size=summary.vocab_size,
