@@ -12,12 +12,12 @@ and `axpy` loops as our kernels (w2v/kernels/cpu.py), threads sharing the tables
 the numba backend's do. Tables: the corpus's vocabulary, one of 10,000 rows (both tables
 in L3) and one of 1,000,000 (far beyond it: a Zipf tail past the corpus's words). Once
 more on the most threads with each thread on tables of its own: what a second thread gives
-the work when no row is shared, the machine's own limit on thread scaling.
+the work when no row is shared, against what it gives when the threads share the tables.
 
 A second probe does the same pairs the way the keras backend must: batches of 1,024 through
-one XLA-compiled TensorFlow function that gathers the rows, scores them, takes σ, forms both
-gradients (einsum) and scatter-subtracts them, and nothing else (no Keras, no input
-pipeline, no loss): the ceiling of a TensorFlow step on this CPU.
+one XLA-compiled TensorFlow function that gathers the rows, takes w2v/sgns.py's closed-form
+gradients (its loss unused, for XLA to drop) and scatter-subtracts them, and nothing else
+(no Keras, no input pipeline): the ceiling of a TensorFlow step on this CPU.
 
 It then places every system of the committed gut8_speed run (the same slice of the same
 corpus) against the ceiling: its words/s × the pairs a word makes here (counted by the batch
@@ -90,17 +90,17 @@ def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, no
     negatives = rng.choice(rows, (pairs, negative), p=noise).astype(np.int32)
     input_vectors = ((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim)
     output_vectors = np.zeros((rows, dim), dtype=np.float32)
-    parts = np.array_split(np.arange(pairs), threads)
+    spans = [slice(p[0], p[-1] + 1) for p in np.array_split(np.arange(pairs), threads)]
     tables = [(input_vectors.copy(), output_vectors.copy()) if own_tables else
-              (input_vectors, output_vectors) for _ in parts]
+              (input_vectors, output_vectors) for _ in spans]
     sgns_pairs(centers[:10], contexts[:10], negatives[:10], input_vectors, output_vectors, 0.025)
     best = 0.0
     with ThreadPoolExecutor(threads) as pool:
         for _ in range(repeats):
             tick = time.perf_counter()
-            list(pool.map(lambda t: sgns_pairs(
-                centers[parts[t][0]:parts[t][-1] + 1], contexts[parts[t][0]:parts[t][-1] + 1],
-                negatives[parts[t][0]:parts[t][-1] + 1], *tables[t], 0.025), range(threads)))
+            list(pool.map(lambda t: sgns_pairs(centers[spans[t]], contexts[spans[t]],
+                                               negatives[spans[t]], *tables[t], 0.025),
+                          range(threads)))
             best = max(best, pairs / (time.perf_counter() - tick))
     return best
 
@@ -113,6 +113,8 @@ def xla_probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
+    from w2v import sgns
+
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     rng = np.random.default_rng(1)
@@ -123,7 +125,6 @@ def xla_probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept
                               axis=-1).astype(np.int32)  # (steps, batch, 2 + K)
     input_vectors = tf.Variable((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim)
     output_vectors = tf.Variable(np.zeros((rows, dim), dtype=np.float32))
-    labels = tf.constant([1.0] + [0.0] * negative)
 
     @tf.function(jit_compile=True)
     def train(examples):
@@ -131,9 +132,7 @@ def xla_probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept
             step = examples[i]
             h = tf.gather(input_vectors, step[:, 0])  # (B, d)
             u = tf.gather(output_vectors, step[:, 1:])  # (B, 1 + K, d)
-            error = tf.sigmoid(tf.einsum("bd,btd->bt", h, u)) - labels
-            grad_h = tf.einsum("bt,btd->bd", error, u)
-            grad_u = error[:, :, None] * h[:, None, :]
+            _, grad_h, grad_u = sgns.loss_and_gradients(h, u)  # the loss: dropped by XLA
             input_vectors.scatter_sub(tf.IndexedSlices(0.025 * grad_h, step[:, 0]))
             output_vectors.scatter_sub(tf.IndexedSlices(
                 0.025 * tf.reshape(grad_u, [-1, dim]), tf.reshape(step[:, 1:], [-1])))

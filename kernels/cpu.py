@@ -296,8 +296,9 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, st
 
     h: (d,) float32, the input vector (a row of the input table, or CBOW's mean); grad: (d,)
     float32, to which −lr · ∂loss/∂h is added (the caller zeroes it); targets: (T,) int32
-    rows of output_vectors; labels: (T,) float32 (1 or 0); repeatable: how many leading targets may repeat (the noise
-    words: the tree's nodes never do); steps: (>= T,) float32 scratch. Every score is taken
+    rows of output_vectors; labels: (T,) float32 (1 or 0); repeatable: how many leading
+    targets may repeat (the noise words: the tree's nodes never do); steps: (>= T,) float32
+    scratch. Every score is taken
     at the rows as they were before the step, then the rows move (a target listed twice
     gets both updates). Returns the loss.
     """
@@ -392,6 +393,17 @@ def merge_private_rows(output_vectors, private, merged, first_private):
             merged[j, x] = value
 
 
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
+def merge_when_due(until_merge, merge_every, output_vectors, private, merged, first_private):
+    """Counts one prediction off `until_merge` and, at zero, merges the private rows
+    (`merge_private_rows`) and starts again from merge_every; returns the new count."""
+    until_merge -= 1
+    if until_merge == 0:
+        merge_private_rows(output_vectors, private, merged, first_private)
+        return merge_every
+    return until_merge
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_update_cpu(center, targets, labels, repeatable, lr, input_vectors, output_vectors,
                     private, first_private, scratch):
@@ -482,10 +494,8 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
                                         input_vectors, output_vectors, private, first_private,
                                         scratch)
                 n_pairs += 1
-            until_merge -= 1
-            if until_merge == 0:
-                merge_private_rows(output_vectors, private, merged, first_private)
-                until_merge = merge_every
+            until_merge = merge_when_due(until_merge, merge_every, output_vectors, private,
+                                         merged, first_private)
         start = end
     merge_private_rows(output_vectors, private, merged, first_private)
     return n_pairs, loss
@@ -536,7 +546,7 @@ def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_ve
     per window instead of once per pair: that is the saving (Ji et al. 2016). Returns the
     summed loss.
     """
-    m, n = inputs.shape[0], targets.shape[0]
+    m = inputs.shape[0]
     a, b = private_run(targets, first_private)
     loss = window_scores(inputs, targets[:a], labels[:a], lr, input_vectors, output_vectors,
                          steps, 0)
@@ -602,10 +612,8 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
                                            input_vectors, output_vectors, private,
                                            first_private, steps, grads)
             n_pairs += m
-            until_merge -= 1
-            if until_merge == 0:
-                merge_private_rows(output_vectors, private, merged, first_private)
-                until_merge = merge_every
+            until_merge = merge_when_due(until_merge, merge_every, output_vectors, private,
+                                         merged, first_private)
         start = end
     merge_private_rows(output_vectors, private, merged, first_private)
     return n_pairs, loss
@@ -667,10 +675,8 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
                 if c != i:
                     axpy(1.0, grad, input_vectors[kept[c]])
             predictions += 1
-            until_merge -= 1
-            if until_merge == 0:
-                merge_private_rows(output_vectors, private, merged, first_private)
-                until_merge = merge_every
+            until_merge = merge_when_due(until_merge, merge_every, output_vectors, private,
+                                         merged, first_private)
         start = end
     merge_private_rows(output_vectors, private, merged, first_private)
     return predictions, loss

@@ -20,6 +20,11 @@ from w2v.config import TrainConfig
 from w2v.kernels.cpu import cbow_train_cpu, sgns_train_cpu, sgns_train_windows_cpu
 
 
+PRIVATE_TREE_NODES = 255
+"""The top inner nodes of the tree that each of several threads steps in a copy of its own
+(kernels/cpu.py's `head_update_private`): the rows every prediction touches."""
+
+
 def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatches,
                 input_vectors: np.ndarray, output_vectors: np.ndarray, lr_begin: float,
                 lr_end: float, streams: np.ndarray, pool: ThreadPoolExecutor | None) -> Trained:
@@ -35,42 +40,37 @@ def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatch
     bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
     sentence_bounds = [0, *cuts.tolist(), len(ends)]
     step = (lr_end - lr_begin) / max(len(ids), 1)
+    private_nodes = PRIVATE_TREE_NODES if threads > 1 else 0  # one thread: the shared rows
 
     def run(t):
         a, b = bounds[t], bounds[t + 1]
         s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
         return kernel(ids[a:b], ends[s0:s1] - a, batches, input_vectors, output_vectors,
                       lr_begin + step * a, lr_begin + step * b, streams[t, 0:1],
-                      streams[t, 1:2], threads > 1)
+                      streams[t, 1:2], private_nodes)
 
     results = list(pool.map(run, range(threads))) if threads > 1 else [run(0)]
     return Trained(sum(n for n, _ in results), sum(loss for _, loss in results))
 
 
-PRIVATE_TREE_NODES = 255
-"""The top inner nodes of the tree that each of several threads steps in a copy of its own
-(kernels/cpu.py's `head_update_private`): the rows every prediction touches."""
-
-
 def chunk_kernel(config: TrainConfig):
     """The fused kernel `config` asks for, as kernel(ids, ends, batches, input_vectors,
-    output_vectors, lr_begin, lr_end, pair_state, noise_state, shared) -> (predictions,
-    loss sum): CBOW, or skip-gram with targets shared per window (HogBatch) or drawn per
-    pair. `shared`: other threads step the same tables at the same time."""
+    output_vectors, lr_begin, lr_end, pair_state, noise_state, private_nodes) ->
+    (predictions, loss sum): CBOW, or skip-gram with targets shared per window (HogBatch)
+    or drawn per pair. private_nodes: the tree's top nodes stepped in a thread's own copy
+    (kernels/cpu.py's `private_rows`; 0 on one thread)."""
     if config.cbow:
         mean = config.cbow_mean
 
-        def cbow(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, shared):
+        def cbow(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, private):
             return cbow_train_cpu(ids, ends, b.sampling, b.tree, b.window, b.negative, mean,
-                                  input_vectors, output_vectors, lr0, lr1, pair, noise,
-                                  PRIVATE_TREE_NODES if shared else 0)
+                                  input_vectors, output_vectors, lr0, lr1, pair, noise, private)
         return cbow
     skipgram = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
 
-    def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, shared):
+    def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, private):
         return skipgram(ids, ends, b.sampling, b.tree, b.window, b.negative, input_vectors,
-                        output_vectors, lr0, lr1, pair, noise,
-                        PRIVATE_TREE_NODES if shared else 0)
+                        output_vectors, lr0, lr1, pair, noise, private)
     return sg
 
 
