@@ -142,6 +142,56 @@ def test_soft_batch_inside_a_compiled_fit_loop():
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
+OPTIMIZER_MAKERS = {
+    "sgd": lambda: SparseSGD(LinearDecay(0.05, 0.001, total_steps=4)),
+    "soft batch": lambda: SoftBatch(SparseSGD(LinearDecay(0.05, 0.001, total_steps=2)), 2),
+    "momentum": lambda: SparseMomentum(0.05, momentum=0.8),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZER_MAKERS)
+def test_a_block_of_batches_trains_what_its_batches_do_one_at_a_time(name):
+    """The keras backend hands train_step a span's batches as one (S, B, W) block."""
+    block = np.stack([examples(s, batch=16) for s in range(4)])
+    one_at_a_time = model_with(OPTIMIZER_MAKERS[name]())
+    for batch in block:
+        one_at_a_time.train_step(tf.constant(batch))
+    blocked = model_with(OPTIMIZER_MAKERS[name]())
+    jit = getattr(blocked.optimizer, "jit_compatible", True)
+    tf.function(blocked.train_step, jit_compile=jit)(tf.constant(block))
+    assert jit == (name != "momentum")  # soft batch over SGD compiles under XLA too
+    for a, b in zip(blocked.tables, one_at_a_time.tables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    assert int(blocked.optimizer.iterations.numpy()) == 4
+    assert float(blocked.loss_tracker.count.numpy()) == 4 * 16  # every example's loss
+
+
+def test_soft_batch_over_sgd_sends_cbow_padding_as_zero_rows():
+    """Under XLA-compatible soft batch, padding (CBOW's empty slots) is row 0 with zeros:
+    the update is still the one SGD makes on the concatenated batch, row 0 included."""
+    from w2v.backends.keras_model import Word2VecModel
+
+    def cbow_model(optimizer):
+        model = Word2VecModel(V, D, seed=2, cbow=True, window=2, negative=3)
+        model.output_vectors.assign(np.random.default_rng(2).normal(0, 0.3, (V, D))
+                                    .astype(np.float32))
+        model.compile(optimizer=optimizer)
+        return model
+
+    rng = np.random.default_rng(5)
+    batches = rng.integers(1, V, (2, 8, 1 + 4 + 3)).astype(np.int32)
+    batches[:, :, 3:5] = -1  # the far slots empty: padding
+    batches[:, 0, 1] = 0  # row 0 a real context word too
+    soft = cbow_model(SoftBatch(SparseSGD(0.05), steps_per_update=2))
+    assert soft.optimizer.jit_compatible
+    whole = cbow_model(SparseSGD(0.05))
+    for batch in batches:
+        soft.train_step(tf.constant(batch))
+    whole.train_step(tf.constant(np.concatenate(batches)))
+    for a, b in zip(soft.tables, whole.tables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+
+
 def test_soft_batch_of_heun_steps_on_the_concatenated_batch():
     from w2v.optimizers.runge_kutta import RungeKutta
 

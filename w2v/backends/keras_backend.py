@@ -3,9 +3,12 @@ w2v.optimizers, its closed-form gradients applied as row scatters; optionally da
 under a tf.distribute strategy (w2v/scaleout/tf_distribute.py).
 
 A span is STEPS_PER_SPAN steps, run through Keras's own compiled train function
-(`model.make_train_function`, what `model.fit` calls), so XLA and `steps_per_execution`
-work as in fit; the epochs, the schedule and the checkpoints are the driver's. Keras
-callbacks (TensorBoard, ModelCheckpoint, ...) get the calls fit would make:
+(`model.make_train_function`, what `model.fit` calls) as one call on one (S, B, W) block of
+the span's batches: `Word2VecModel.train_step` loops over them in-graph, so that XLA
+compiles the span as one loop (Keras's `steps_per_execution` makes one compiled call a
+step: 1.26-1.47x slower per pair, measured in one process on the 2M-word slice). The
+epochs, the schedule and the checkpoints are the driver's. Keras callbacks (TensorBoard,
+ModelCheckpoint, ...) get the calls fit would make:
 on_train_begin, on_epoch_begin/end, on_train_batch_begin/end per span, on_train_end.
 
 An epoch's batches are drawn from its stream row (w2v/streams.py) by w2v.batches and cut
@@ -102,13 +105,16 @@ class KerasBackend(Backend):
             model.compile(optimizer=optimizer,
                           jit_compile=team is None and model.jit_compatible
                           and getattr(optimizer, "jit_compatible", True),
-                          # a distributed step's all-reduce fails inside Keras's multi-step
-                          # loop ("You must feed a value for placeholder", TF 2.21): one a call
-                          steps_per_execution=1 if team else self.span_steps)
+                          # a block is a span's steps already; and a distributed step's
+                          # all-reduce fails inside Keras's multi-step loop ("You must feed
+                          # a value for placeholder", TF 2.21)
+                          steps_per_execution=1)
             optimizer.build(model.trainable_variables)
         model.make_train_function()
         self.model, self.optimizer = model, optimizer
-        self.calls_per_span = self.span_steps // model.steps_per_execution
+        # a span is one call on one (S, B, W) block (Word2VecModel.train_step), or with a
+        # team S calls of one batch each
+        self.calls_per_span = self.span_steps if team else 1
         self.callbacks = keras.callbacks.CallbackList(
             list(options.callbacks), model=model, add_history=False, add_progbar=False,
             epochs=config.epochs, steps=steps)
@@ -130,6 +136,20 @@ class KerasBackend(Backend):
                 block, drop = block[drop:], max(drop - len(block), 0)
             if len(block):
                 yield block
+
+    def _span_blocks(self, streams: np.ndarray, skip: int):
+        """The epoch's (S, B, 2 + K) blocks, one a span (S = span_steps), the first `skip`
+        steps left out: what one train-function call trains."""
+        pending = []
+        for block in self._epoch_blocks(streams, skip):
+            pending.append(block)
+            held = sum(len(b) for b in pending)
+            if held < self.span_steps:
+                continue
+            joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            whole = held - held % self.span_steps
+            yield from joined[:whole].reshape(-1, self.span_steps, *joined.shape[1:])
+            pending = [joined[whole:]] if whole < held else []
 
     @contextlib.contextmanager
     def _cluster_errors(self):
@@ -157,15 +177,19 @@ class KerasBackend(Backend):
         b, width = self.batches.batch_size, self.batches.example_width
         streams = streams.copy()
 
+        if self.team is None:  # a span a call: its batches as one (S, B, W) block
+            self.iterator = iter(tf.data.Dataset.from_generator(
+                lambda: self._span_blocks(streams, skip),
+                output_signature=tf.TensorSpec((self.span_steps, b, width), tf.int32),
+            ).prefetch(4))
+            return
+
         def dataset():
             return tf.data.Dataset.from_generator(
                 lambda: self._epoch_blocks(streams, skip),
                 output_signature=tf.TensorSpec((None, b, width), tf.int32),
             ).prefetch(2).unbatch().prefetch(64)
 
-        if self.team is None:
-            self.iterator = iter(dataset())
-            return
         # Replica r of this worker takes batches r, r + local, ... of its stream. Declared
         # endless: a stream that can end makes every step all-reduce whether each worker
         # still has data, and at the end a worker was left waiting on that all-reduce

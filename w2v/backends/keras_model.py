@@ -211,6 +211,21 @@ class Word2VecModel(keras.Model):
         return loss
 
     def train_step(self, examples):
+        """One step on a (B, W) batch, or S steps one after another on a (S, B, W) block of
+        batches. The keras backend hands it a span's batches as one block: in-graph, as one
+        XLA loop, the steps then cost one call instead of S (Keras's steps_per_execution
+        makes one compiled call per step)."""
+        if len(examples.shape) == 2:
+            return self._one_step(examples)
+
+        def body(i):
+            self._one_step(examples[i])
+            return (i + 1,)
+
+        tf.while_loop(lambda i: i < tf.shape(examples)[0], body, (tf.constant(0),))
+        return {"loss": self.loss_tracker.result()}
+
+    def _one_step(self, examples):
         replicas = tf.distribute.get_replica_context()
         distributed = replicas is not None and replicas.num_replicas_in_sync > 1
         if getattr(self.optimizer, "wants_examples", False):

@@ -51,6 +51,10 @@ class SparseOptimizer(keras.optimizers.Optimizer):
 
     # XLA compiles the step when every op has a static shape; merge_rows (tf.unique) has not.
     jit_compatible = True
+    # whether a row sent with a zero gradient is left exactly as it is (plain SGD: w − 0);
+    # an optimizer with per-row state would count the row as touched. Where it holds, a
+    # wrapper may send padding as row 0 with zeros, keeping shapes static (SoftBatch).
+    zero_rows_change_nothing = False
 
 
 def merge_rows(gradient: tf.IndexedSlices) -> tf.IndexedSlices:

@@ -23,12 +23,15 @@ class SoftBatch(SparseOptimizer):
     a dense buffer). With plain SGD, k steps of batch B equal one step on the concatenated
     k·B batch exactly: the gradients are all taken at the same parameters.
 
+    Around plain SGD it compiles under XLA (`jit_compatible`): a step's padding rows go to
+    the inner optimizer as row 0 with zero gradients rather than being dropped, so every
+    shape is static.
+
     A multi-stage inner optimizer (Runge–Kutta) needs the gradient function, not gradients:
     then the k batches' examples are buffered (int32, tiny) and the inner optimizer steps
     once on their concatenation.
     """
 
-    jit_compatible = False
     static_rows = True  # each step's rows go into fixed-size buffers: padding stays, as row −1
 
     def __init__(self, optimizer, steps_per_update=2, name="soft_batch", **kwargs):
@@ -38,6 +41,13 @@ class SoftBatch(SparseOptimizer):
         self.inner = optimizer
         self.steps_per_update = int(steps_per_update)
         self._buffers = None
+
+    @property
+    def jit_compatible(self):
+        """XLA compiles it around an inner optimizer that it compiles and that a zero row
+        leaves unchanged (plain SGD): padding then goes to it as row 0 with zeros, so every
+        shape is static. Otherwise padding is dropped (boolean_mask: a dynamic shape)."""
+        return self.inner.jit_compatible and self.inner.zero_rows_change_nothing
 
     @property
     def wants_examples(self):
@@ -93,7 +103,8 @@ class SoftBatch(SparseOptimizer):
                 self._store(indices, g.indices)
 
         def update():
-            accumulated = [_real_rows(tf.IndexedSlices(values.value, indices.value, g.dense_shape))
+            accumulated = [_real_rows(tf.IndexedSlices(values.value, indices.value, g.dense_shape),
+                                      static=self.jit_compatible)
                            if indices is not None else values.value
                            for g, (values, indices) in zip(grads, self._buffers)]
             self.inner.apply(accumulated, variables)
@@ -130,9 +141,13 @@ class SoftBatch(SparseOptimizer):
         return cls(**config)
 
 
-def _real_rows(gradient: tf.IndexedSlices) -> tf.IndexedSlices:
+def _real_rows(gradient: tf.IndexedSlices, static: bool = False) -> tf.IndexedSlices:
     """The gradient without the padding rows a model marked −1 (w2v.backends.keras_model:
-    CBOW's empty context slots, short tree paths)."""
+    CBOW's empty context slots, short tree paths); static: padding kept, as row 0 with a
+    zero gradient (for an optimizer that a zero row leaves unchanged)."""
     keep = gradient.indices >= 0
+    if static:
+        return tf.IndexedSlices(tf.where(keep[:, None], gradient.values, 0.0),
+                                tf.maximum(gradient.indices, 0), gradient.dense_shape)
     return tf.IndexedSlices(tf.boolean_mask(gradient.values, keep),
                             tf.boolean_mask(gradient.indices, keep), gradient.dense_shape)

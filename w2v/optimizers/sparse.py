@@ -26,6 +26,8 @@ class SparseSGD(SparseOptimizer):
             (word2vec's schedule is `LinearDecay`).
     """
 
+    zero_rows_change_nothing = True
+
     def __init__(self, learning_rate=0.025, name="sparse_sgd", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
 
