@@ -78,8 +78,8 @@ def densifying_model():
     from w2v.backends.keras_model import SkipGram
 
     class Densifying(SkipGram):
-        def sparse_gradients(self, examples, static_rows=False):
-            loss, grads = super().sparse_gradients(examples, static_rows)
+        def sparse_gradients(self, examples, padding="drop"):
+            loss, grads = super().sparse_gradients(examples, padding)
             return loss, [tf.IndexedSlices(tf.convert_to_tensor(g), tf.range(self.vocab_size),
                                            g.dense_shape) for g in grads]
     return Densifying
@@ -128,8 +128,8 @@ def merging_per_replica(replicas):
     from w2v.optimizers import merge_rows
 
     class MergingPerReplica(SkipGram):
-        def sparse_gradients(self, examples, static_rows=False):
-            loss, grads = super().sparse_gradients(examples, static_rows)
+        def sparse_gradients(self, examples, padding="drop"):
+            loss, grads = super().sparse_gradients(examples, padding)
             merged = []
             for g in grads:
                 parts = [merge_rows(tf.IndexedSlices(v, i, g.dense_shape)) for v, i in

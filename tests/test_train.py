@@ -54,6 +54,19 @@ def test_closed_form_step_equals_autodiff_step():
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
+def test_a_model_class_with_its_own_train_step_trains_a_batch_a_step(tiny_corpus):
+    """The backend hands Word2VecModel a span's batches as one block; a subclass with a
+    train_step of its own (the autodiff baseline) gets one batch a step, and trains what
+    the closed-form step trains, to float rounding."""
+    config = TrainConfig(dim=8, min_count=1, epochs=2, batch_size=64, seed=5, threads=1,
+                         alpha=0.05, backend="keras")
+    closed_form, _ = train(tiny_corpus, config)
+    autodiff, summary = train(tiny_corpus, config, model_class=AutodiffSkipGram,
+                              optimizer_factory=lambda lr: keras.optimizers.SGD(lr))
+    assert summary.steps > 16  # more than one span
+    np.testing.assert_allclose(autodiff.vectors, closed_form.vectors, atol=1e-5)
+
+
 def test_training_is_reproducible_with_a_seed(tiny_corpus):
     config = TrainConfig(dim=8, min_count=1, epochs=1, batch_size=128, seed=11, threads=1,
                          backend="keras")
@@ -92,11 +105,13 @@ def mode_problem(tmp_path, mode, seed=0):
     return context, vocab, batches, examples
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "xla"])
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: "-".join(f"{k}{v}" for k, v in m.items()))
-def test_every_mode_closed_form_step_equals_autodiff(tmp_path, mode):
+def test_every_mode_closed_form_step_equals_autodiff(tmp_path, mode, compiled):
     """One SGD step of the model's closed-form gradients against tf.GradientTape on
     w2v.heads' loss of the same batch (CBOW context rows: ∂loss/∂h, word2vec.c's rule,
-    which is the gradient for the sum and m times it for the mean)."""
+    which is the gradient for the sum and m times it for the mean). Compiled: under XLA,
+    as the keras backend runs it, padding sent to SGD as zero rows of row 0."""
     from w2v import heads
     from w2v.backends.keras_model import Word2VecModel
 
@@ -108,7 +123,9 @@ def test_every_mode_closed_form_step_equals_autodiff(tmp_path, mode):
     model.output_vectors.assign(rng.normal(0, 0.3, model.output_vectors.shape).astype(np.float32))
     start = [v.numpy() for v in model.tables]
     model.compile(optimizer=SparseSGD(0.1))
-    model.train_step(tf.constant(examples))
+    assert model.compiles_with(model.optimizer)
+    step = tf.function(model.train_step, jit_compile=True) if compiled else model.train_step
+    step(tf.constant(examples))
     input_ids, input_mask, target_ids, labels, target_mask = model.parts(tf.constant(examples))
     w_in, w_out = (tf.Variable(t) for t in start)
     with tf.GradientTape() as tape:

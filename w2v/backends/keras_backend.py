@@ -6,8 +6,9 @@ A span is STEPS_PER_SPAN steps, run through Keras's own compiled train function
 (`model.make_train_function`, what `model.fit` calls) as one call on one (S, B, W) block of
 the span's batches: `Word2VecModel.train_step` loops over them in-graph, so that XLA
 compiles the span as one loop (Keras's `steps_per_execution` makes one compiled call a
-step: 1.26-1.47x slower per pair, measured in one process on the 2M-word slice). The
-epochs, the schedule and the checkpoints are the driver's. Keras callbacks (TensorBoard,
+step: 1.26-1.47x slower per pair, measured in one process on the 2M-word slice). A model
+class with a train_step of its own gets one batch a step instead, S steps a call through
+`steps_per_execution`, and so does a step under a strategy, one a call. The epochs, the schedule and the checkpoints are the driver's. Keras callbacks (TensorBoard,
 ModelCheckpoint, ...) get the calls fit would make:
 on_train_begin, on_epoch_begin/end, on_train_batch_begin/end per span, on_train_end.
 
@@ -93,8 +94,13 @@ class KerasBackend(Backend):
         # under soft batch
         schedule = LinearDecay(config.alpha, config.min_alpha,
                                steps * config.epochs // config.steps_per_update)
+        model_class = options.model_class or Word2VecModel
+        # A span is one call on one (S, B, W) block, unless under a team (a batch a call)
+        # or the model class has a train_step of its own (a batch a step, S a call).
+        self.blocks = team is None and model_class.train_step is Word2VecModel.train_step
+        per_batch = team is None and not self.blocks
         with team.strategy.scope() if team else contextlib.nullcontext():
-            model = (options.model_class or Word2VecModel)(
+            model = model_class(
                 len(input_vectors), config.dim, seed=config.seed, cbow=config.cbow,
                 cbow_mean=config.cbow_mean, negative=config.negative, tree=batches.huffman,
                 window=config.window)
@@ -103,18 +109,16 @@ class KerasBackend(Backend):
             optimizer = (options.optimizer_factory(schedule) if options.optimizer_factory else
                          make_optimizer(config.optimizer, schedule, config.steps_per_update))
             model.compile(optimizer=optimizer,
-                          jit_compile=team is None and model.jit_compatible
+                          jit_compile=team is None and model.compiles_with(optimizer)
                           and getattr(optimizer, "jit_compatible", True),
                           # a block is a span's steps already; and a distributed step's
                           # all-reduce fails inside Keras's multi-step loop ("You must feed
                           # a value for placeholder", TF 2.21)
-                          steps_per_execution=1)
+                          steps_per_execution=self.span_steps if per_batch else 1)
             optimizer.build(model.trainable_variables)
         model.make_train_function()
         self.model, self.optimizer = model, optimizer
-        # a span is one call on one (S, B, W) block (Word2VecModel.train_step), or with a
-        # team S calls of one batch each
-        self.calls_per_span = self.span_steps if team else 1
+        self.calls_per_span = 1 if self.blocks else self.span_steps // model.steps_per_execution
         self.callbacks = keras.callbacks.CallbackList(
             list(options.callbacks), model=model, add_history=False, add_progbar=False,
             epochs=config.epochs, steps=steps)
@@ -177,7 +181,7 @@ class KerasBackend(Backend):
         b, width = self.batches.batch_size, self.batches.example_width
         streams = streams.copy()
 
-        if self.team is None:  # a span a call: its batches as one (S, B, W) block
+        if self.blocks:  # a span a call: its batches as one (S, B, W) block
             self.iterator = iter(tf.data.Dataset.from_generator(
                 lambda: self._span_blocks(streams, skip),
                 output_signature=tf.TensorSpec((self.span_steps, b, width), tf.int32),
@@ -189,6 +193,10 @@ class KerasBackend(Backend):
                 lambda: self._epoch_blocks(streams, skip),
                 output_signature=tf.TensorSpec((None, b, width), tf.int32),
             ).prefetch(2).unbatch().prefetch(64)
+
+        if self.team is None:
+            self.iterator = iter(dataset())
+            return
 
         # Replica r of this worker takes batches r, r + local, ... of its stream. Declared
         # endless: a stream that can end makes every step all-reduce whether each worker

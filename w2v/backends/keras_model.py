@@ -25,6 +25,9 @@ from w2v import heads, sgns
 from w2v.optimizers.base import merge_rows
 
 
+DROP, MARK, ZERO = "drop", "mark", "zero"  # how a step sends padding rows: padding_for
+
+
 def _rows(gradients) -> tf.Tensor:
     """Rows a list of tf.IndexedSlices holds, as float32 (a metric's input)."""
     return tf.cast(sum(tf.size(g.indices) for g in gradients), tf.float32)
@@ -74,10 +77,23 @@ class Word2VecModel(keras.Model):
         shape and no padding, the fast path (XLA-compilable)."""
         return not self.cbow and self.tree is None
 
-    @property
-    def jit_compatible(self) -> bool:
-        """Whether XLA can compile the step: padding is dropped with dynamic shapes."""
-        return self.plain
+    def padding_for(self, optimizer, distributed: bool = False) -> str:
+        """How a step sends `optimizer` its padding rows (CBOW's empty slots, short tree
+        paths): MARK, as index −1 with zero values, to an optimizer that buffers steps in
+        fixed shapes and drops them itself (SoftBatch: `static_rows`); ZERO, as row 0 with
+        zero values, to one that a zero row leaves unchanged (plain SGD:
+        `zero_rows_change_nothing`; not under a strategy, whose all-reduce would carry
+        them); else DROP, left out (a dynamic shape)."""
+        if getattr(optimizer, "static_rows", False):
+            return MARK
+        if getattr(optimizer, "zero_rows_change_nothing", False) and not distributed:
+            return ZERO
+        return DROP
+
+    def compiles_with(self, optimizer) -> bool:
+        """Whether XLA can compile the step for `optimizer` (which must compile too): every
+        shape is static unless padding is dropped. Skip-gram with negatives has none."""
+        return self.plain or self.padding_for(optimizer) != DROP
 
     def parts(self, examples):
         """The batch as (input ids (B, C), input mask (B, C), target ids (B, T), labels
@@ -137,11 +153,11 @@ class Word2VecModel(keras.Model):
         h = (heads.cbow_input(rows, input_mask, self.cbow_mean) if self.cbow else rows[:, 0])
         return heads.scores(h, tf.gather(self.output_vectors.value, target_ids))
 
-    def sparse_gradients(self, examples, static_rows: bool = False):
+    def sparse_gradients(self, examples, padding: str = DROP):
         """(per-example loss (B,), [IndexedSlices for input_vectors, for output_vectors]);
-        padding (CBOW's empty slots, short tree paths) is left out, not sent as zeros. With
-        static_rows (an optimizer that buffers steps in fixed shapes: SoftBatch) every slot
-        stays, padding as index −1 with zero values, for the optimizer to drop."""
+        padding (CBOW's empty slots, short tree paths) left out (DROP), or every slot kept
+        with padding as index −1 (MARK) or as row 0 (ZERO), with zero values: see
+        `padding_for`."""
         examples = tf.convert_to_tensor(examples, dtype=tf.int32)
         if self.plain:
             input_rows, target_rows = self.gather(examples)
@@ -153,19 +169,20 @@ class Word2VecModel(keras.Model):
             tf.gather(self.input_vectors.value, input_ids), input_mask,
             tf.gather(self.output_vectors.value, target_ids), labels, target_mask)
         return loss, [
-            self._slices(self.input_vectors, grad_inputs, input_ids, input_mask, static_rows),
-            self._slices(self.output_vectors, grad_targets, target_ids, target_mask, static_rows)]
+            self._slices(self.input_vectors, grad_inputs, input_ids, input_mask, padding),
+            self._slices(self.output_vectors, grad_targets, target_ids, target_mask, padding)]
 
-    def _slices(self, table, values, ids, mask=None, static_rows=False):
-        """tf.IndexedSlices of (..., d) `values` at rows `ids` of `table`, without the
-        entries where `mask` is 0 (or, static_rows, with them as index −1)."""
+    def _slices(self, table, values, ids, mask=None, padding=DROP):
+        """tf.IndexedSlices of (..., d) `values` at rows `ids` of `table`, the entries where
+        `mask` is 0 sent as `padding` says (sparse_gradients)."""
         values, ids = tf.reshape(values, [-1, self.dim]), tf.reshape(ids, [-1])
         if mask is not None:
             keep = tf.reshape(mask, [-1]) > 0
-            if static_rows:
-                ids = tf.where(keep, ids, -1)
-            else:
+            if padding == DROP:
                 values, ids = tf.boolean_mask(values, keep), tf.boolean_mask(ids, keep)
+            else:
+                values = tf.where(keep[:, None], values, 0.0)
+                ids = tf.where(keep, ids, -1 if padding == MARK else 0)
         return tf.IndexedSlices(values, ids, tf.shape(table.value, tf.int64))
 
     @property
@@ -232,7 +249,7 @@ class Word2VecModel(keras.Model):
             loss = self.optimizer.apply_examples(self, examples)  # multi-stage: see runge_kutta
         else:
             loss, grads = self.sparse_gradients(
-                examples, static_rows=getattr(self.optimizer, "static_rows", False))
+                examples, self.padding_for(self.optimizer, distributed))
             if distributed:  # fewer rows on the wire: the all-reduce all-gathers them
                 self.unmerged_rows_tracker.update_state(_rows(grads))
                 grads = [merge_rows(g) for g in grads]
