@@ -157,6 +157,17 @@ def test_every_mode_learns_the_planted_groups_on_keras(planted_corpus, mode):
     assert share > 0.9, f"only {share:.1%} of neighbours in the right group"
 
 
+def test_skip_gram_with_a_tree_trains_at_the_default_batch_size(planted_corpus):
+    """Every prediction steps the tree's root: a step of 1,024 pairs moved it 1,024 times
+    at once and diverged here (loss nan in the first epoch); HS batches are sized as
+    CBOW's (TrainConfig.examples_per_batch)."""
+    config = TrainConfig(dim=16, window=3, min_count=1, sample=0, epochs=3, seed=3,
+                         backend="keras", hs=True, negative=0)
+    assert config.examples_per_batch == config.batch_size // (config.window + 1)
+    vectors, summary = train(planted_corpus, config)
+    assert share_of_neighbours_in_group(vectors) > 0.9
+
+
 @pytest.mark.parametrize("optimizer,k", [("momentum", 1), ("adagrad", 1), ("heun", 1),
                                          ("sgd", 3), ("rk23", 2)])
 def test_every_optimizer_trains_cbow_with_both_heads(tiny_corpus, optimizer, k):

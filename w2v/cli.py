@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-alpha", type=float, default=d.min_alpha,
                    help=f"final learning rate (default {d.min_alpha})")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
-                   help=f"(center, context) pairs per step; CBOW: windows holding about as "
-                        f"many pairs (default {d.batch_size})")
+                   help=f"(center, context) pairs per step; CBOW, and any mode with --hs: "
+                        f"as many predictions as windows holding about as many pairs "
+                        f"(default {d.batch_size})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
     p.add_argument("--threads", type=int, default=None,
                    help="worker threads, at least 1 (default: all cores)")

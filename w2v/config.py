@@ -130,8 +130,14 @@ class TrainConfig:
         window averages (window + 1) / 2 a side), so as many windows as hold about
         `batch_size` pairs. Measured on gut8 (5 epochs, α = 0.025): 1,024 windows a step
         applied six times skip-gram's words at once and reached analogy 0.068 where gensim
-        reached 0.245; a context row then took dozens of stale steps in one update."""
-        if not self.cbow:
+        reached 0.245; a context row then took dozens of stale steps in one update.
+
+        With hierarchical softmax every prediction steps the tree's root, so a step of B
+        rows moves the root B times at once: skip-gram takes CBOW's size too. Measured on
+        gut8's first 2M words (keras, 1 epoch, α = 0.025): 1,024 pairs a step diverged
+        (loss nan), 256 nearly (loss 5e7); 170 and 128 trained (loss 7.47 and 7.46, the
+        numba backend's 7.50)."""
+        if not (self.cbow or self.hs):
             return self.batch_size
         return max(1, self.batch_size // (self.window + 1))
 
