@@ -1,0 +1,170 @@
+"""Where the keras backend's time goes: its epoch taken apart, on this machine.
+
+    python -m benchmarks.keras_step --corpus ../shared/corpora/gut8.gz --words 2000000 \\
+        --rounds 5 --out benchmarks/results/keras_step
+
+One process; the first `--words` words of the corpus, copied as compare_gensim copies them;
+skip-gram with negative sampling at the default settings, 2 threads. One epoch's examples
+are drawn once by the backend's own generator (w2v.batches) and held in memory, and then,
+in interleaved rounds, each of these trains that epoch (pairs/s, the median of the rounds):
+
+- backend: `KerasBackend` as the driver runs it: the generator feeding tf.data, and one
+  call of the train function a span (a (16, B, W) block, one XLA loop);
+- train function: the same calls on the same blocks from memory (no generator);
+- one call a step: the same model through Keras's `steps_per_execution` = 16 (one compiled
+  call a step, 16 a call; what the block replaced), batches from memory;
+- soft batch: `SoftBatch(SparseSGD, 4)` in the backend's train function, blocks from memory;
+- bare step: gather, w2v/sgns.py's gradients, two scatter-subtracts, 16 steps in one XLA
+  loop a call (no Keras, optimizer, schedule or loss metric), batches of B = 1,024;
+- bare step, batches of 4,096: the same with four batches' rows at once (the rows soft
+  batch applies in one update).
+
+Neighbours differ by one thing each: backend against train function is the input pipeline,
+train function against bare step is Keras, the optimizer and the loss metric; soft batch
+against train function is applying four steps' rows at once, after the fact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import publish
+from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
+
+SPAN = 16  # steps a call, as the backend's STEPS_PER_SPAN
+
+
+def bare_step(input_vectors, output_vectors, lr: float = 0.025):
+    """The XLA function that trains a (S, B, 2 + K) block on two tf.Variables, as
+    benchmarks/roofline.py's bare step does."""
+    import tensorflow as tf
+
+    from w2v import sgns
+
+    dim = input_vectors.shape[1]
+
+    @tf.function(jit_compile=True)
+    def train(block):
+        def body(i):
+            step = block[i]
+            h = tf.gather(input_vectors, step[:, 0])
+            u = tf.gather(output_vectors, step[:, 1:])
+            _, grad_h, grad_u = sgns.loss_and_gradients(h, u)  # the loss: dropped by XLA
+            tf.raw_ops.ResourceScatterSub(resource=input_vectors.handle, indices=step[:, 0],
+                                          updates=lr * grad_h)
+            tf.raw_ops.ResourceScatterSub(resource=output_vectors.handle,
+                                          indices=tf.reshape(step[:, 1:], [-1]),
+                                          updates=lr * tf.reshape(grad_u, [-1, dim]))
+            return (i + 1,)
+
+        tf.while_loop(lambda i: i < tf.shape(block)[0], body, (tf.constant(0),))
+        return tf.constant(0)
+
+    return train
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="data/novels.txt.gz")
+    p.add_argument("--words", type=int, default=2_000_000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    from w2v.backends.base import Span
+    from w2v.backends.keras_backend import KerasBackend
+    from w2v.backends.keras_model import Word2VecModel
+    from w2v.config import TrainConfig
+    from w2v.optimizers import LinearDecay, SparseSGD
+    from w2v.prepare import prepare
+    from w2v.streams import epoch_streams, initial_tables
+
+    config = TrainConfig(epochs=1, threads=2, backend="keras").validated()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "corpus.txt"
+        write_split_copy(Path(args.corpus), copy, args.words, GENSIM_LINE_WORDS)
+        _, vocab, batches = prepare(copy, config)
+        tables = initial_tables(len(vocab), config.dim, config.seed)
+        backend = KerasBackend(batches, *tables, config)
+        # its own backend for blocks from memory: the train function of `backend` stays
+        # traced for the generator's iterator alone
+        memory = KerasBackend(batches, *tables, config)
+        soft = KerasBackend(batches, *tables, TrainConfig(
+            epochs=1, threads=2, backend="keras", steps_per_update=4).validated())
+        streams = epoch_streams(config.seed, 0, range(1))
+        blocks = np.stack(list(backend._span_blocks(streams.copy(), 0)))  # (spans, S, B, W)
+        pairs = blocks.shape[0] * blocks.shape[1] * blocks.shape[2]
+        b, width = blocks.shape[2], blocks.shape[3]
+
+        def backend_epoch():
+            backend.begin_epoch(0, streams, 0)
+            for s in range(len(backend.span_bounds) - 1):
+                bounds = int(backend.span_bounds[s]), int(backend.span_bounds[s + 1])
+                backend.train(Span(0, s, *bounds, config.alpha, config.alpha))
+
+        def from_memory(model, data):
+            def run():
+                iterator = iter(tf.data.Dataset.from_tensor_slices(data))
+                for _ in range(len(data) // model.steps_per_execution):
+                    model.train_function(iterator)
+                model.loss_tracker.result().numpy()
+            return run
+
+        per_step = Word2VecModel(len(vocab), config.dim, seed=config.seed)
+        per_step.compile(optimizer=SparseSGD(LinearDecay(config.alpha, config.min_alpha,
+                                                          backend.steps_per_epoch)),
+                         jit_compile=True, steps_per_execution=SPAN)
+        per_step.make_train_function()
+        bare_in, bare_out = (tf.Variable(t) for t in tables)
+        bare = bare_step(bare_in, bare_out)
+        bare_blocks = tf.constant(blocks)
+        wide_blocks = tf.constant(blocks.reshape(-1, SPAN // 4, 4 * b, width))
+
+        def bare_run(data):
+            def run():
+                for block in data:
+                    bare(block)
+            return run
+
+        probes = {
+            "backend": backend_epoch,
+            "train function": from_memory(memory.model, blocks),
+            "one call a step": from_memory(per_step, blocks.reshape(-1, b, width)),
+            "soft batch (k = 4)": from_memory(soft.model, blocks),
+            "bare step": bare_run(bare_blocks),
+            "bare step, batches of 4,096": bare_run(wide_blocks),
+        }
+        for run in probes.values():  # compile and warm each once, untimed
+            run()
+        rates = {name: [] for name in probes}
+        for r in range(args.rounds):
+            for name, run in probes.items():
+                tick = time.perf_counter()
+                run()
+                rates[name].append(pairs / (time.perf_counter() - tick))
+                print(f"round {r + 1} {name}: {rates[name][-1]:,.0f} pairs/s", flush=True)
+        median = {name: statistics.median(v) for name, v in rates.items()}
+    lines = [f"The keras backend's epoch taken apart: {Path(args.corpus).name}, first "
+             f"{args.words:,} words, one epoch's {pairs:,} skip-gram pairs held in memory, "
+             f"batches of {b:,}, {SPAN} steps a call, 2 threads; median of {args.rounds} "
+             f"interleaved rounds.", "",
+             "| run | pairs/s | per round | × bare step |", "|---|---|---|---|"]
+    for name, values in rates.items():
+        lines.append(f"| {name} | {median[name]:,.0f} | "
+                     + " / ".join(f"{v / 1e6:.2f}M" for v in values)
+                     + f" | {median[name] / median['bare step']:.2f} |")
+    publish(lines, args.out, "benchmarks.keras_step", argv,
+            {"pairs": pairs, "rounds": rates, "median": median})
+
+
+if __name__ == "__main__":
+    main()
