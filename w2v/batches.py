@@ -26,6 +26,20 @@ from w2v.vocab import Vocabulary, alias_table
 CHUNK_WORDS = 1 << 18  # ids per chunk: buffers of 2·window·chunk pairs stay ~20 MB at window 5
 
 
+def whole_groups(arrays: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The rows of `arrays`, (n, ...) each, regrouped as (m, size, ...) blocks of whole
+    groups: rows left over at an array's end start the next array's first group, and the
+    last partial group is dropped."""
+    leftover = None
+    for rows in arrays:
+        if leftover is not None and len(leftover):
+            rows = np.concatenate([leftover, rows])
+        m = len(rows) // size
+        if m:
+            yield rows[:m * size].reshape(m, size, *rows.shape[1:])
+        leftover = rows[m * size:]
+
+
 class EncodedCorpus:
     """The corpus as int32 ids of its in-vocabulary words, in a temporary file.
 
@@ -184,15 +198,7 @@ class ExampleBatches:
         partial batch of the epoch (fewer than batch_size pairs) is dropped, so every step
         has the same shape and the step count is exact.
         """
-        b = self.batch_size
-        leftover = np.empty((0, self.example_width), dtype=np.int32)
-        for examples in self.chunk_examples(streams):
-            if len(leftover):
-                examples = np.concatenate([leftover, examples])
-            m = len(examples) // b
-            if m:
-                yield examples[:m * b].reshape(m, b, -1)
-            leftover = examples[m * b:]
+        return whole_groups(self.chunk_examples(streams), self.batch_size)
 
     def epoch(self, streams: np.ndarray) -> Iterator[np.ndarray]:
         """The epoch of `streams` as (batch_size, 2 + K) int32 arrays, one per step."""

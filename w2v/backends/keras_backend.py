@@ -8,9 +8,9 @@ the span's batches: `Word2VecModel.train_step` loops over them in-graph, so that
 compiles the span as one loop (Keras's `steps_per_execution` makes one compiled call a
 step: 1.26-1.47x slower per pair, measured in one process on the 2M-word slice). A model
 class with a train_step of its own gets one batch a step instead, S steps a call through
-`steps_per_execution`, and so does a step under a strategy, one a call. The epochs, the schedule and the checkpoints are the driver's. Keras callbacks (TensorBoard,
-ModelCheckpoint, ...) get the calls fit would make:
-on_train_begin, on_epoch_begin/end, on_train_batch_begin/end per span, on_train_end.
+`steps_per_execution`, and so does a step under a strategy, one a call. The epochs, the
+schedule and the checkpoints are the driver's. Keras callbacks (TensorBoard,
+ModelCheckpoint, ...) get the calls fit would make: on_train_begin, on_epoch_begin/end, on_train_batch_begin/end per span, on_train_end.
 
 An epoch's batches are drawn from its stream row (w2v/streams.py) by w2v.batches and cut
 to the same number of steps every epoch (the fewest any epoch gives: subsampling makes
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from w2v.backends.base import Backend, Span, Trained
-from w2v.batches import ExampleBatches
+from w2v.batches import ExampleBatches, whole_groups
 from w2v.config import TrainConfig
 from w2v.streams import epoch_streams
 
@@ -145,19 +145,11 @@ class KerasBackend(Backend):
     def _span_blocks(self, streams: np.ndarray, skip: int):
         """The epoch's (S, B, 2 + K) blocks, one a span (S = span_steps), the first `skip`
         steps left out: what one train-function call trains."""
-        pending = []
-        for block in self._epoch_blocks(streams, skip):
-            pending.append(block)
-            held = sum(len(b) for b in pending)
-            if held < self.span_steps:
-                continue
-            joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
-            whole = held - held % self.span_steps
-            for span in joined[:whole].reshape(-1, self.span_steps, *joined.shape[1:]):
+        for spans in whole_groups(self._epoch_blocks(streams, skip), self.span_steps):
+            for span in spans:
                 if self.stopping:
                     return
                 yield span
-            pending = [joined[whole:]] if whole < held else []
 
     @contextlib.contextmanager
     def _cluster_errors(self):

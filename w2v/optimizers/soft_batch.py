@@ -142,12 +142,12 @@ class SoftBatch(SparseOptimizer):
 
 
 def _real_rows(gradient: tf.IndexedSlices, static: bool = False) -> tf.IndexedSlices:
-    """The gradient without the padding rows a model marked −1 (w2v.backends.keras_model:
-    CBOW's empty context slots, short tree paths); static: padding kept, as row 0 with a
-    zero gradient (for an optimizer that a zero row leaves unchanged)."""
-    keep = gradient.indices >= 0
+    """The gradient without the padding rows a model marked −1, with zero values
+    (w2v.backends.keras_model: CBOW's empty context slots, short tree paths); static:
+    padding kept, as row 0 (for an optimizer that a zero row leaves unchanged)."""
     if static:
-        return tf.IndexedSlices(tf.where(keep[:, None], gradient.values, 0.0),
-                                tf.maximum(gradient.indices, 0), gradient.dense_shape)
+        return tf.IndexedSlices(gradient.values, tf.maximum(gradient.indices, 0),
+                                gradient.dense_shape)
+    keep = gradient.indices >= 0
     return tf.IndexedSlices(tf.boolean_mask(gradient.values, keep),
                             tf.boolean_mask(gradient.indices, keep), gradient.dense_shape)
