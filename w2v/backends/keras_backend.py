@@ -6,7 +6,7 @@ A span is STEPS_PER_SPAN steps, run through Keras's own compiled train function
 (`model.make_train_function`, what `model.fit` calls) as one call on one (S, B, W) block of
 the span's batches: `Word2VecModel.train_step` loops over them in-graph, so that XLA
 compiles the span as one loop (Keras's `steps_per_execution` makes one compiled call a
-step: 1.26-1.47x slower per pair, measured in one process on the 2M-word slice). A model
+step: 1.29x and 1.83x slower per pair in two runs of benchmarks/keras_step.py). A model
 class with a train_step of its own gets one batch a step instead, S steps a call through
 `steps_per_execution`, and so does a step under a strategy, one a call. The epochs, the
 schedule and the checkpoints are the driver's. Keras callbacks (TensorBoard,
