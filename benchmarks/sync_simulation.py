@@ -34,7 +34,7 @@ WORKERS = (1, 2, 4, 8, 16)
 
 
 def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, epochs: int,
-            pair_sets: dict) -> dict:
+            pair_sets: dict, seed: int = 1) -> dict:
     from w2v.callbacks import Reporter
     from w2v.config import TrainConfig
     from w2v.driver import drive
@@ -45,7 +45,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     from w2v.vectors import Embeddings
     from w2v.vocab import Vocabulary
 
-    config = TrainConfig(epochs=epochs, threads=1, backend="numba")
+    config = TrainConfig(epochs=epochs, threads=1, backend="numba", seed=seed)
     vocabulary = Vocabulary.load(vocab)
     tables = initial_tables(len(vocabulary), config.dim, config.seed)
     tick = time.perf_counter()
@@ -67,6 +67,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     if rule == "saturating":
         rule = f"saturating (ρ = {sync.SATURATION:g})"
     return {"workers": workers, "sync_words": sync_words, "rule": rule, "epochs": epochs,
+            "seed": seed,
             "wire": str(np.dtype(sync.WIRE_DTYPE)),
             "seconds": time.perf_counter() - tick, "loss": loss, "syncs": stats.syncs,
             "sent_mb": stats.sent_bytes / 1e6, "received_mb": stats.received_bytes / 1e6,
@@ -86,13 +87,15 @@ def main(argv=None):
     p.add_argument("--merge", default=None, metavar="JSON",
                    help="add the results of an earlier run of this script (same corpus and "
                         "epochs) to the report")
-    p.add_argument("--run-one", nargs=6, metavar=("CORPUS", "VOCAB", "W", "SYNC", "RULE", "EPOCHS"),
+    p.add_argument("--seed", type=int, default=1, help="TrainConfig.seed of every run")
+    p.add_argument("--run-one", nargs=7,
+                   metavar=("CORPUS", "VOCAB", "W", "SYNC", "RULE", "EPOCHS", "SEED"),
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     pair_sets = dict(item.split("=", 1) for item in args.pair_set)
     if args.run_one:
-        c, v, w, s, r, e = args.run_one
-        print(json.dumps(run_one(c, v, int(w), int(s), r, int(e), pair_sets)))
+        c, v, w, s, r, e, seed = args.run_one
+        print(json.dumps(run_one(c, v, int(w), int(s), r, int(e), pair_sets, int(seed))))
         return
     from benchmarks.compare_gensim import write_split_copy
 
@@ -111,7 +114,7 @@ def main(argv=None):
         def launch(job):
             w, s, r = job
             cmd = [sys.executable, "-m", "benchmarks.sync_simulation", "--run-one", str(corpus),
-                   str(vocab), str(w), str(s), r, str(args.epochs)]
+                   str(vocab), str(w), str(s), r, str(args.epochs), str(args.seed)]
             for item in args.pair_set:
                 cmd += ["--pair-set", item]
             out = subprocess.run(cmd, capture_output=True, text=True)
