@@ -11,17 +11,19 @@ Reads three committed results and writes a table (docs/SCALING.md quotes it):
   scaling.json          numba words/s of one thread on this machine.
 
 The model, and its assumptions (each a number below, each a flag):
-  - a round is R words in all (the default, 200,000), each of W workers trains R / W;
+  - a round is R(W) words in all, each of W workers trains R(W) / W: by default
+    R(W) = W × w2v.scaleout.sync.default_sync_words(W) (400,000 / W: 25,000 at 16);
   - a worker trains at `--node-threads` × one thread's words/s × `--thread-efficiency`;
   - all bytes pass through the driver (Ray's driver combines): a sync costs
     W × (sent + received per worker) × max(the measured seconds per byte here,
     1 / `--bandwidth`), and workers wait for it (no overlap);
-  - bytes per word trained, sent and received, are the simulation's at the default period
-    (for a round of R words, R × that passes the driver); beyond 16 workers they grow per
-    doubling as they did from 8 to 16 (a worker's shorter stretch of text touches more
-    distinct rows per word). 1,000,000 words a worker between syncs is shown too, with the
-    bytes per word of the earlier simulation runs at that period (float32, halved for the
-    float16 wire); its quality with the saturating rule was not measured.
+  - bytes per word trained, sent and received, are the simulation's at the default rule,
+    period and wire (for a round of R words, R × that passes the driver); beyond 16
+    workers they grow per doubling as they did from 8 to 16 (a worker's shorter stretch
+    of text touches more distinct rows per word). 1,000,000 words a worker between syncs
+    is shown too, with the bytes per word of the earlier simulation runs at that period
+    (float32, quartered for the int8 wire); its quality was not measured with the
+    saturating or curvature rules (with mean it lost 6 to 24 analogy points).
 words/s(W) = R / (R / (W × node words/s) + sync seconds(W)).
 """
 
@@ -41,22 +43,24 @@ NODES = (1, 2, 4, 8, 16, 32, 64)
 def measured(results: Path) -> dict:
     """Per-worker bytes per sync (by W), seconds per byte through the driver here, and
     one thread's words/s here."""
-    from w2v.scaleout.sync import SYNC_ROUND_WORDS, default_sync_words
+    from w2v.scaleout.sync import SYNC_RULE, WIRE, default_sync_words
 
     sim = json.loads((results / "sync_simulation.json").read_text())
     per_worker = {}
     for r in sim["results"]:
-        if (r["rule"].startswith("saturating (ρ = 0.003)") and r.get("wire") == "float16"
-                and r["workers"] > 1 and r["sync_words"] == default_sync_words(r["workers"])):
+        if (r["rule"].startswith(SYNC_RULE) and r.get("wire") == WIRE and r["workers"] > 1
+                and r["sync_words"] == default_sync_words(r["workers"])
+                and r.get("seed", 1) == 1 and not r.get("diverged")):
             trained = sim["words"] * sim["epochs"]  # bytes per word trained, all workers
             per_worker[r["workers"]] = {"sent": r["sent_mb"] * 1e6 / trained,
                                         "received": r["received_mb"] * 1e6 / trained}
-    long_period = {}  # 1,000,000 words a worker (the earlier mean runs, float32: halved)
+    long_period = {}  # 1,000,000 words a worker (the earlier mean runs, float32: int8 is
+    # d + 8 bytes a row where float32 is 4d + 4: about a quarter at d = 100)
     for r in sim["results"]:
         if r["sync_words"] == 1_000_000 and r["workers"] > 1:
             trained = sim["words"] * sim["epochs"]
-            long_period[r["workers"]] = {"sent": r["sent_mb"] * 1e6 / trained / 2,
-                                         "received": r["received_mb"] * 1e6 / trained / 2}
+            long_period[r["workers"]] = {"sent": r["sent_mb"] * 1e6 / trained * 108 / 404,
+                                         "received": r["received_mb"] * 1e6 / trained * 108 / 404}
     ray = json.loads((results / "ray_local.json").read_text())["median"]
     team = next(m for name, m in ray.items() if name.startswith("ray"))
     through_driver = (team["sent_mb"] + team["received_mb"]) * 1e6
@@ -66,7 +70,8 @@ def measured(results: Path) -> dict:
     one_thread = statistics.median(r["words_per_second"] for r in rounds)
     return {"per_worker": per_worker, "long_period": long_period, "seconds_per_byte": team["sync_seconds"] / through_driver,
             "sync_seconds_per_sync": team["sync_seconds"] / team["syncs"],
-            "one_thread": one_thread, "round_words": SYNC_ROUND_WORDS}
+            "one_thread": one_thread,
+            "round_words": {w: w * default_sync_words(w) for w in NODES}}
 
 
 def project(m: dict, threads: int, efficiency: float, bandwidth: float,
@@ -83,7 +88,7 @@ def project(m: dict, threads: int, efficiency: float, bandwidth: float,
         if w == 1:
             rows.append({"nodes": 1, "words_per_second": node, "sync_share": 0.0})
             continue
-        round_words = m["round_words"] if period == "default" else w * 1_000_000
+        round_words = m["round_words"][w] if period == "default" else w * 1_000_000
         if w in table:
             per_word = table[w]
         else:  # beyond the simulation: growing per doubling as from its last doubling
@@ -114,13 +119,15 @@ def main(argv=None):
              f"({m['seconds_per_byte'] * 1e9:.2f} ns a byte in and out); bytes per worker "
              f"and sync from the simulation. Assumed: {args.node_threads} threads a node at "
              f"{args.thread_efficiency:.0%} efficiency, a driver link of "
-             f"{args.bandwidth * 8 / 1e9:.0f} Gbit/s, rounds of {m['round_words']:,} words.", "",
+             f"{args.bandwidth * 8 / 1e9:.0f} Gbit/s, rounds of "
+             f"{m['round_words'][2]:,} words at 2 nodes down to {m['round_words'][64]:,} at 64 "
+             f"(the default period).", "",
              "| nodes | words/s | × one node | sync share of a round | MB through the driver a sync |",
              "|---|---|---|---|---|"]
     for machine, period, label in (
-            ("a node", "default", f"rounds of {m['round_words']:,} words (the default)"),
+            ("a node", "default", "the default period"),
             ("a node", "long", "1,000,000 words a worker between syncs"),
-            ("one thread a node", "default", f"rounds of {m['round_words']:,} words")):
+            ("one thread a node", "default", "the default period")):
         threads = args.node_threads if machine == "a node" else 1
         rows = project(m, threads, args.thread_efficiency if threads > 1 else 1.0,
                        args.bandwidth, period)

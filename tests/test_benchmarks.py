@@ -55,3 +55,21 @@ def test_the_check_refuses_gensims_dropped_words_on_long_lines(one_line_corpus, 
     assert share < 0.9  # the batch cap: each 20,000 read words train at most 10,000
     with pytest.raises(SystemExit, match="would not compare equal work"):
         checked_work({"trained_share": share})
+
+
+def test_the_sync_simulation_measures_each_run_against_its_own_one_worker_run():
+    """A run's Δ is against the one-worker run on the same corpus lines with the same seed;
+    the table says which lines each run had."""
+    from benchmarks.sync_simulation import table
+
+    def run(workers, line_words, analogy, seed=1, rule="curvature (κ = 0.1)"):
+        return {"workers": workers, "sync_words": 6_250, "rule": rule, "wire": "int8",
+                "line_words": line_words, "seed": seed, "syncs": 10, "sent_mb": 1.0,
+                "analogy": analogy, "wordsim353": 0.5, "simlex999": 0.3}
+
+    report = {"corpus": "gut8.gz", "words": 1_000_000, "epochs": 2,
+              "results": [run(1, 10_000, 0.30), run(1, 1_000, 0.20), run(1, 1_000, 0.25, 2),
+                          run(8, 1_000, 0.19), run(8, 10_000, 0.27), run(8, 1_000, 0.26, 2)]}
+    rows = [line for line in table(report, []).splitlines() if line.startswith("| 8 ")]
+    assert [row.split(" | ")[8] for row in rows] == ["0.190 (-0.010)", "0.270 (-0.030)",
+                                                     "0.260 (+0.010)"]

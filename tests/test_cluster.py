@@ -95,8 +95,9 @@ def test_combine_rules_row_by_row():
     assert total.values.tolist() == [[1, 1], [6, 2], [5, 5]]
     root = combine([a, b], "root")
     assert np.allclose(root.values, [[1, 1], [6 / np.sqrt(2), 2 / np.sqrt(2)], [5, 5]],
-                       rtol=1e-3)  # float16 on the wire
-    with pytest.raises(ValueError, match="sync rule must be one of saturating, mean, sum, root"):
+                       rtol=1e-6)
+    with pytest.raises(ValueError,
+                       match="sync rule must be one of curvature, saturating, mean, sum, root"):
         combine([a], "median")
 
 
@@ -223,10 +224,10 @@ def test_sync_traffic_is_the_touched_rows(corpus, local_ray):
     # sync 1 may miss a few: input rows stay put until the output rows move off zero
     assert [s[1:] for s in sent] == [e[1:] for e in expected]
     assert all(s[0] <= e[0] for s, e in zip(sent, expected))
-    # each table's delta goes sparse (rows × (2d + 4) bytes: float16 values, int32 indices)
-    # or, when that is more, dense
-    dense = len(vocab) * CONFIG.dim * 2
-    assert traffic.sent_bytes == sum(min(n * (2 * CONFIG.dim + 4), dense)
+    # each table's delta goes sparse (rows × (d + 8) bytes: int8 steps, a float32 scale and
+    # an int32 index) or, when that is more, dense (every row's steps and scale)
+    dense = len(vocab) * (CONFIG.dim + 4)
+    assert traffic.sent_bytes == sum(min(n * (CONFIG.dim + 8), dense)
                                      for per_sync in traffic.log
                                      for per_worker in per_sync for n in per_worker if n)
 

@@ -23,7 +23,7 @@ DEFAULT_CORPUS_NAME = "novels.txt.gz"  # seven public-domain novels, 0.78M words
 CBOW_ALPHA = 0.05  # word2vec.c's starting learning rate for CBOW, when --alpha is not given
 # w2v.scaleout.sync.SYNC_RULES, default first (spelt here: --help imports no numba; a test
 # pins the two together)
-SYNC_RULE_NAMES = ("saturating", "mean", "sum", "root")
+SYNC_RULE_NAMES = ("curvature", "saturating", "mean", "sum", "root")
 
 
 def default_corpus() -> Path:
@@ -138,13 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="join this Ray cluster (e.g. auto) instead of starting a local one")
     ray.add_argument("--sync-words", type=int, default=None, metavar="N",
                      help="words each worker trains between synchronisations "
-                          "(default 200,000 / workers: 100,000 for 2, 12,500 for 16)")
+                          "(default 25,000 / (workers − 1): 25,000 for 2, 3,571 for 8, "
+                          "1,666 for 16)")
     ray.add_argument("--sync-rule", choices=SYNC_RULE_NAMES, default=None,
-                     help="how workers' changes to a row combine: saturating (the default: "
+                     help="how workers' changes to a row combine: curvature (the default: "
                           "per row between the sum, for rows each worker moved a few "
                           "times, and the mean, for rows moved so often that every worker "
-                          "got as far), mean, sum, or root (sum / √workers); see "
-                          "docs/SCALING.md")
+                          "got as far, by how hard each update pulls this round), "
+                          "saturating (the same with a fixed pull), mean, sum, or root "
+                          "(sum / √workers); see docs/SCALING.md")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
 

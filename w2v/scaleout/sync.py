@@ -18,13 +18,22 @@ workers (and the driver's copy) hold the same tables, bit for bit. An epoch is a
 rounds as the longest shard has chunks (a worker whose shard is done waits).
 
 Combine rules (`SYNC_RULES`), for a row touched by the workers i in T:
+  curvature:  the saturating rule below with ρ measured each round, not fixed:
+              ρ = CURVATURE · α · E|partner|², α the round's learning rate and E|partner|²
+              the mean squared norm of the rows the table's rows are trained against (the
+              other table's, weighted by how often each takes part: `row_update_rates`).
+              An SGNS update moves a row toward where it rests by about α·σ'·|partner|²
+              of the way, so ρ follows the pull: near the sum early (the tables start near
+              zero) and late (α near zero), nearer the mean in between. The default;
   saturating: Σ_T Δ_i · f(Σ_T c_i) / Σ_T f(c_i), f(c) = 1 − exp(−ρ·c), with c_i the
               updates worker i is expected to have made to the row this round (its words
               × the row's rate, `row_update_rates`) and ρ = SATURATION. A row each worker
               moved a few times (ρ·c ≪ 1) gets the sum, as if the updates had run one
               after another; a row each moved so often that every worker already got as
               far as the row goes (ρ·c ≫ 1: the output rows of common words, drawn as
-              negatives all the time) gets the mean; rows in between, in between;
+              negatives all the time) gets the mean; rows in between, in between. (For a
+              row pulled toward a resting place at ρ per update, f(Σc)/Σf(c) is exactly
+              what turns the workers' moves from one start into the sequential one.);
   mean:       Σ_T Δ_i / |T|   model averaging restricted to the rows that moved (Spark
               MLlib and BlazingText average whole models; an untouched row has nothing to
               average, so it is not pulled toward zero);
@@ -49,66 +58,141 @@ from w2v.backends.numba_backend import chunk_kernel, train_chunk
 from w2v.batches import CHUNK_WORDS, EncodedCorpus, ExampleBatches
 from w2v.config import TrainConfig
 from w2v.io.corpus import Corpus
+from w2v.kernels.rows import (add_decoded_cpu, encode_int8_cpu, encode_moved_int8_cpu,
+                              moved_rows_cpu, set_synchronised_cpu)
 from w2v.vocab import Vocabulary
 
-SYNC_RULES = ("saturating", "mean", "sum", "root")
-# Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs, 100,000 words a worker
-# between syncs): `sum` diverged from 4 workers on; `mean` trains but loses analogy
-# accuracy fast as workers are added (−5 points at 2 workers, −23 at 16); `saturating`
-# beat `mean` at every worker count tried, best at ρ = 0.003 (smaller ρ, nearer the sum,
-# collapsed at 16 workers; larger, nearer the mean, lost more).
-SYNC_RULE = "saturating"
+SYNC_RULES = ("curvature", "saturating", "mean", "sum", "root")
+# Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs): `sum` diverged from 4
+# workers on; `mean` trains but loses analogy accuracy fast as workers are added (−5
+# points at 2 workers, −22 at 16); `saturating` beat `mean` at every worker count, best at
+# ρ = 0.003, but diverged at 16 workers × 3,125 words; `curvature` trains there, and at the
+# default periods below is the rule closest to one worker.
+SYNC_RULE = "curvature"
+CURVATURE = 0.1  # of the curvature rule: ρ = CURVATURE · α · E|partner|²
 SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
-# Words of a round, all workers together: each worker trains SYNC_ROUND_WORDS / W words
-# between syncs. Measured (sync_simulation.md): at 16 workers 12,500 words a worker gave
-# analogy 0.181 where 100,000 gave 0.105; at 8, 25,000 gave 0.207 where 100,000 gave 0.171.
-SYNC_ROUND_WORDS = 200_000
+# Words each worker trains between syncs: SYNC_WORDS / (W − 1), so the words a worker has
+# not seen when it syncs, the others' (W − 1) × that, stay SYNC_WORDS whatever W is: the
+# longer a worker trains against tables that lack the others' changes, the more a round
+# costs in quality. Measured (sync_simulation.md, curvature rule, gut8 in 1,000-word lines,
+# 2 epochs): 16 workers × 1,562 words lost 1.7 analogy points where × 3,125 lost 3.3 and
+# × 12,500 lost 8.8; 4 workers × 8,333 lost 0.6 where × 25,000 lost 2.1.
+SYNC_WORDS = 25_000
 
 
 def default_sync_words(workers: int) -> int:
-    """Words each of `workers` workers trains between syncs by default (100,000 for 2)."""
-    return max(1_000, SYNC_ROUND_WORDS // max(workers, 1))
+    """Words each of `workers` workers trains between syncs by default: 25,000 for 2,
+    8,333 for 4, 3,571 for 8, 1,666 for 16, never under 1,000 (and 25,000 for one)."""
+    return max(1_000, SYNC_WORDS // max(workers - 1, 1))
 
 
-# Deltas travel as float16 (half the bytes of float32; relative precision 2^-11, and a
-# delta is a small number next to the row it moves). Every worker and the driver add the
-# same rounded values, so the tables stay identical everywhere.
-WIRE_DTYPE = np.float16
+# How deltas travel (`RowDelta.of`): "int8" (the default) sends each row as int8 steps of
+# its own float32 scale, max |Δ| / 127 (d + 4 bytes a row where float16 takes 2d: 104
+# against 200 at d = 100; a step is 1/254 of the row's largest change, and the rounding is
+# to nearest, so it averages out across rows and rounds); "float16" sends the values
+# (relative precision 2^-11). Every worker and the driver add the same decoded values, so
+# the tables stay identical everywhere. Measured in benchmarks/results/sync_simulation.md.
+WIRES = ("int8", "float16")
+WIRE = "int8"
+
+
+def _wire(wire: str | None) -> str:
+    wire = wire or WIRE
+    if wire not in WIRES:
+        raise ValueError(f"wire must be one of {', '.join(WIRES)}, got {wire!r}")
+    return wire
 
 
 @dataclass
 class RowDelta:
     """Changed rows of one (V, d) table, in whichever form is smaller on the wire:
-    sparse, `rows` (n,) int32 ascending and `values` (n, d) WIRE_DTYPE (float16); or
-    dense, `values` (V, d) with zero rows where nothing moved and `rows` None (cheaper once
-    n·(2d + 4) bytes reach V·2d: every row is then sent, and its index is implicit)."""
+    sparse, `rows` (n,) int32 ascending and `values` (n, d); or dense, `values` (V, d) with
+    zero rows where nothing moved and `rows` None (cheaper once the row indices cost more
+    than sending every row). `values` are float16, or int8 steps of `scales` ((n,) or (V,)
+    float32, one a row) on the int8 wire; `sparse()` decodes either to float32.
+    Built by `of` (the wire's encoding) or directly from float values (tests)."""
     rows: np.ndarray | None
     values: np.ndarray
+    scales: np.ndarray | None = None
 
     @classmethod
-    def of(cls, rows: np.ndarray, values: np.ndarray, vocab_size: int) -> "RowDelta":
-        rows, values = rows.astype(np.int32), values.astype(WIRE_DTYPE)
-        if (rows.nbytes + values.nbytes < vocab_size * values.shape[1] * values.itemsize
-                or not len(rows)):
-            return cls(rows, values)
-        dense = np.zeros((vocab_size, values.shape[1]), dtype=WIRE_DTYPE)
+    def of(cls, rows: np.ndarray, values: np.ndarray, vocab_size: int,
+           wire: str | None = None) -> "RowDelta":
+        """Encode the (n, d) float `values` of `rows` for the wire (default: WIRE)."""
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        if _wire(wire) == "float16":
+            return cls._packed(rows, values.astype(np.float16), None, vocab_size)
+        steps, scales = np.empty(values.shape, np.int8), np.empty(len(values), np.float32)
+        encode_int8_cpu(values, steps, scales)
+        return cls._packed(rows, steps, scales, vocab_size)
+
+    @classmethod
+    def moved(cls, table: np.ndarray, snapshot: np.ndarray, rows: np.ndarray,
+              wire: str | None = None) -> "RowDelta":
+        """Encode table − snapshot at `rows` ((V, d) float32 tables; what a worker sends)."""
+        if _wire(wire) == "float16":
+            return cls.of(rows, table[rows] - snapshot[rows], len(table), "float16")
+        steps = np.empty((len(rows), table.shape[1]), np.int8)
+        scales = np.empty(len(rows), np.float32)
+        encode_moved_int8_cpu(table, snapshot, rows, steps, scales)
+        return cls._packed(rows, steps, scales, len(table))
+
+    @classmethod
+    def _packed(cls, rows, values, scales, vocab_size: int) -> "RowDelta":
+        """The sparse form, or the dense one where that is fewer bytes."""
+        rows = rows.astype(np.int32)
+        row_bytes = values.shape[1] * values.itemsize + (4 if scales is not None else 0)
+        if len(rows) * (row_bytes + 4) < vocab_size * row_bytes or not len(rows):
+            return cls(rows, values, scales)
+        dense = np.zeros((vocab_size, values.shape[1]), dtype=values.dtype)
         dense[rows] = values
-        return cls(None, dense)
+        dense_scales = None
+        if scales is not None:
+            dense_scales = np.zeros(vocab_size, np.float32)
+            dense_scales[rows] = scales
+        return cls(None, dense, dense_scales)
+
+    def encoded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(rows, values, scales) of the rows that moved, as on the wire (int8 steps and
+        their scales, or float16 values and None), whatever the form."""
+        if self.rows is not None:
+            return self.rows, self.values, self.scales
+        if self.scales is not None:  # a row that moved has a step of ±127
+            rows = np.flatnonzero(self.scales != 0).astype(np.int32)
+            return rows, self.values[rows], self.scales[rows]
+        rows = np.flatnonzero((self.values != 0).any(axis=1)).astype(np.int32)
+        return rows, self.values[rows], None
 
     def sparse(self) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, values) of the rows that moved, whatever the form."""
-        if self.rows is not None:
-            return self.rows, self.values
-        moved = np.flatnonzero((self.values != 0).any(axis=1)).astype(np.int32)
-        return moved, self.values[moved]
+        """(rows, values) of the rows that moved, whatever the form and wire; values (n, d)
+        float32, decoded."""
+        rows, values, scales = self.encoded()
+        values = values.astype(np.float32)
+        if scales is not None:
+            values *= scales[:, None]
+        return rows, values
+
+    def add_to(self, table: np.ndarray) -> np.ndarray:
+        """table[rows] += the decoded values; returns the rows."""
+        rows, values, scales = self.encoded()
+        if scales is not None:
+            add_decoded_cpu(table, rows, values, scales)
+        else:
+            table[rows] += values.astype(np.float32)
+        return rows
+
+    @property
+    def wire(self) -> str:
+        return "int8" if self.scales is not None else str(self.values.dtype)
 
     @property
     def touched(self) -> int:
-        return len(self.sparse()[0])
+        return len(self.encoded()[0])
 
     @property
     def nbytes(self) -> int:
-        return int(self.values.nbytes + (self.rows.nbytes if self.rows is not None else 0))
+        return int(self.values.nbytes + (self.rows.nbytes if self.rows is not None else 0)
+                   + (self.scales.nbytes if self.scales is not None else 0))
 
 
 @dataclass
@@ -124,10 +208,10 @@ class Report:
     seconds: float = 0.0  # training the chunk and finding its deltas, on the worker
 
 
-def changed_rows(table: np.ndarray, snapshot: np.ndarray) -> RowDelta:
-    """The rows of `table` that differ from `snapshot`, with table − snapshot there."""
-    moved = np.flatnonzero((table != snapshot).any(axis=1)).astype(np.int32)
-    return RowDelta.of(moved, table[moved] - snapshot[moved], len(table))
+def moved_rows(table: np.ndarray, snapshot: np.ndarray) -> np.ndarray:
+    """(n,) int32: the rows of `table` that differ from `snapshot`, ascending."""
+    out = np.empty(len(table), np.int32)
+    return out[:moved_rows_cpu(table, snapshot, out)].copy()
 
 
 def row_update_rates(vocab: Vocabulary, config: TrainConfig) -> list[np.ndarray]:
@@ -151,39 +235,56 @@ def row_update_rates(vocab: Vocabulary, config: TrainConfig) -> list[np.ndarray]
     return [contexts, output]
 
 
+def _saturated_share(x: np.ndarray) -> np.ndarray:
+    """(1 − e^−x) / x, and its limit 1 at x = 0: f(c) = ρ·c·_saturated_share(ρ·c), so the
+    saturating scale f(Σc) / Σf(c) needs no division by ρ (ρ is 0 in a curvature round
+    whose partner rows are all zero: the first, when the output table starts at zero)."""
+    x = np.asarray(x, dtype=np.float64)
+    small = x < 1e-6
+    return np.where(small, 1.0 - x / 2, -np.expm1(-x) / np.where(small, 1.0, x))
+
+
 def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None,
-            updates: list[np.ndarray] | None = None) -> RowDelta:
+            updates: list[np.ndarray] | None = None, saturation: float | None = None) -> RowDelta:
     """One RowDelta from the workers' (in worker order: the sums are reproducible).
 
-    updates: with the saturating rule, each worker's expected updates of every row this
-    round ((rows,) float64 per delta: w2v.scaleout.sync.row_update_rates × its words)."""
+    updates: with the saturating and curvature rules, each worker's expected updates of
+    every row this round ((rows,) float64 per delta: w2v.scaleout.sync.row_update_rates ×
+    its words); saturation: their ρ (default SATURATION; the curvature rule's is the
+    backend's, per round and table)."""
     if rule not in SYNC_RULES:
         raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
-    parts = [d.sparse() for d in deltas]
+    rho = SATURATION if saturation is None else saturation
+    saturating = rule in ("saturating", "curvature")
+    parts = [d.encoded() for d in deltas]
     dim = deltas[0].values.shape[1] if deltas else 0
-    rows = np.unique(np.concatenate([r for r, _ in parts])) if parts else np.empty(0, np.int32)
+    rows = np.unique(np.concatenate([r for r, _, _ in parts])) if parts else np.empty(0, np.int32)
     total = np.zeros((len(rows), dim), dtype=np.float32)
     touched = np.zeros(len(rows), dtype=np.float32)
-    progress = np.zeros(len(rows))  # saturating: Σ_i f(c_i) over the workers that moved r
+    progress = np.zeros(len(rows))  # saturating: Σ_i f(c_i) / ρ over the workers that moved r
     count = np.zeros(len(rows))  # and Σ_i c_i
-    for i, (moved, values) in enumerate(parts):
+    for i, (moved, values, scales) in enumerate(parts):
         where = np.searchsorted(rows, moved)
-        total[where] += values
+        if scales is not None:
+            add_decoded_cpu(total, where, values, scales)
+        else:
+            total[where] += values.astype(np.float32)
         touched[where] += 1
-        if rule == "saturating":
+        if saturating:
             c = updates[i][moved]
-            progress[where] += -np.expm1(-SATURATION * c)
+            progress[where] += c * _saturated_share(rho * c)
             count[where] += c
     if len(rows):
         if rule == "mean":
             total /= touched[:, None]
         elif rule == "root":
             total /= np.sqrt(touched)[:, None]
-        elif rule == "saturating":
-            scale = -np.expm1(-SATURATION * count) / np.maximum(progress, 1e-300)
+        elif saturating:
+            scale = np.divide(count * _saturated_share(rho * count), progress,
+                              out=np.ones_like(count), where=progress > 0)
             total *= np.where(touched > 1, scale, 1.0).astype(np.float32)[:, None]
     if vocab_size is None:
-        return RowDelta(rows.astype(np.int32), total.astype(WIRE_DTYPE))
+        return RowDelta(rows.astype(np.int32), total)
     return RowDelta.of(rows, total, vocab_size)
 
 
@@ -208,6 +309,7 @@ class ShardWorker:
         self.tables = [np.array(t, dtype=np.float32) for t in tables]
         self.snapshot = [t.copy() for t in self.tables]
         self.streams = np.zeros((threads, 2), np.uint64)
+        self.moved = [np.empty(0, np.int32), np.empty(0, np.int32)]  # by the last round
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
     @property
@@ -230,16 +332,24 @@ class ShardWorker:
         ids, ends = self.encoded.chunk(round_)
         trained = train_chunk(self.kernel, ids, ends, self.batches, *self.tables, lr_begin,
                               lr_end, self.streams, self.pool)
-        deltas = [changed_rows(t, s) for t, s in zip(self.tables, self.snapshot)]
+        self.moved = [moved_rows(t, s) for t, s in zip(self.tables, self.snapshot)]
+        deltas = [RowDelta.moved(t, s, m) for m, t, s in zip(self.moved, self.tables,
+                                                              self.snapshot)]
         return Report(self.index, deltas, len(ids), trained.pairs, trained.loss_sum,
                       self.streams.copy(), time.perf_counter() - tick)
 
     def apply(self, merged: list[RowDelta]) -> None:
-        """Set the combined rows to the synchronised state: last sync's + combined delta.
-        Every row this worker moved is among them, so afterwards tables == snapshot."""
-        for table, snapshot, delta in zip(self.tables, self.snapshot, merged):
-            rows, values = delta.sparse()
-            table[rows] = snapshot[rows] + values
+        """Set the combined rows to the synchronised state: last sync's + combined delta,
+        and every other row this worker moved back to last sync's (one whose change the
+        wire rounded to nothing), so afterwards tables == snapshot == everyone's."""
+        for table, snapshot, delta, moved in zip(self.tables, self.snapshot, merged,
+                                                 self.moved):
+            rows, values, scales = delta.encoded()
+            if scales is not None:
+                set_synchronised_cpu(table, snapshot, moved, rows, values, scales)
+                continue
+            table[moved] = snapshot[moved]
+            table[rows] = snapshot[rows] + values.astype(np.float32)
             snapshot[rows] = table[rows]
 
     def restore(self, tables, streams: np.ndarray) -> None:
@@ -336,7 +446,7 @@ class SyncBackend(Backend):
 
     team: LocalTeam or w2v.scaleout.ray_cluster.RayTeam; tables: the driver's copy of the
     start tables, (V, d) float32, kept synchronised here; vocab: the team's vocabulary
-    (the saturating rule's row rates come from its counts); sync_words: what each worker
+    (the saturating and curvature rules' row rates come from its counts); sync_words: what each worker
     trains between syncs, as the team's workers were built with; on_sync(sync, team):
     called after each sync (the tests kill a worker there)."""
 
@@ -345,8 +455,12 @@ class SyncBackend(Backend):
         if rule not in SYNC_RULES:
             raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
         self.team, self.rule, self.on_sync = team, rule, on_sync
-        self.row_rates = row_update_rates(vocab, config) if rule == "saturating" else None
+        self.row_rates = (row_update_rates(vocab, config) if rule in ("saturating", "curvature")
+                          else None)
         self.tables_ = [np.asarray(t, dtype=np.float32) for t in tables]
+        # curvature: every row's squared norm, kept up to date row by row as rows change
+        self.squared_norms = ([np.einsum("ij,ij->i", t, t) for t in self.tables_]
+                              if rule == "curvature" else None)
         self.workers, self.threads = workers, threads
         self.name = f"{team.name} ({workers} worker{'s' if workers > 1 else ''})"
         self.corpus_words = sum(team.tokens)
@@ -373,11 +487,13 @@ class SyncBackend(Backend):
         self.team.synced(self.tables_, [rows.copy() for rows in self._rows(self.streams)])
         reports = self.team.train(span.index, span.lr_begin, span.lr_end, active)
         merged = [combine([r.deltas[t] for r in reports], self.rule, len(self.tables_[t]),
-                          self._updates(reports, t)) for t in (0, 1)]
+                          self._updates(reports, t), self._saturation(span, t))
+                  for t in (0, 1)]
         self.team.apply(merged, active)
-        for table, delta in zip(self.tables_, merged):
-            rows, values = delta.sparse()
-            table[rows] += values
+        for t, (table, delta) in enumerate(zip(self.tables_, merged)):
+            rows = delta.add_to(table)
+            if self.squared_norms is not None:
+                self.squared_norms[t][rows] = np.einsum("ij,ij->i", table[rows], table[rows])
         for r in reports:
             self.streams[r.worker * self.threads:(r.worker + 1) * self.threads] = r.streams
         stats = self.stats
@@ -398,6 +514,17 @@ class SyncBackend(Backend):
         if self.row_rates is None:
             return None
         return [self.row_rates[table] * r.words for r in reports]
+
+    def _saturation(self, span: Span, table: int) -> float | None:
+        """ρ of `table` this round under the curvature rule: CURVATURE × the round's mean
+        learning rate × the mean squared norm of the other table's rows, each weighted by
+        how often it takes part in an update (its `row_update_rates`)."""
+        if self.rule != "curvature":
+            return None
+        weights = self.row_rates[1 - table]
+        norms = self.squared_norms[1 - table][:len(weights)]
+        mean_squared = float(weights @ norms / max(weights.sum(), 1e-300))
+        return CURVATURE * 0.5 * (span.lr_begin + span.lr_end) * mean_squared
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         return self.tables_[0], self.tables_[1]
