@@ -161,8 +161,9 @@ def table(report: dict, extra: list[str]) -> str:
     for r in sorted(results, key=lambda r: (r["workers"] > 1, r["rule"], r["sync_words"] *
                                             r["workers"], r["workers"])):
         one = baseline(results, r)
-        cells = " | ".join("diverged" if r.get("diverged") else
-                           f"{r[n]:.3f} ({r[n] - one[n]:+.3f})" for n in names)
+        cells = " | ".join("diverged" if r.get("diverged") else f"{r[n]:.3f}" +
+                           (f" ({r[n] - one[n]:+.3f})" if one else " (no one-worker run)")
+                           for n in names)
         period = "—" if r["workers"] == 1 else f"{r['sync_words']:,}"
         lines.append(f"| {r['workers']} | {period} | {r['rule']} | {r.get('wire', 'float32')} | "
                      f"{r.get('line_words', 10_000):,} | {r['syncs']} | {r['sent_mb']:,.0f} | {r['sent_mb'] * 1e6 / trained:,.0f} "
@@ -170,12 +171,12 @@ def table(report: dict, extra: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def baseline(results: list[dict], run: dict) -> dict:
+def baseline(results: list[dict], run: dict) -> dict | None:
     """The one-worker run that `run` is measured against: same corpus lines and seed."""
     def key(r):
         return r.get("line_words", 10_000), r.get("seed", 1)
 
-    return next(r for r in results if r["workers"] == 1 and key(r) == key(run))
+    return next((r for r in results if r["workers"] == 1 and key(r) == key(run)), None)
 
 
 # issue 16's targets: the least Δ against one worker each worker count may cost
@@ -184,32 +185,38 @@ TARGETS = {"analogy": {2: -0.01, 4: -0.02, 8: -0.03, 16: -0.05},
 
 
 def plot(report: dict, extra: list[str], path: str) -> None:
-    """Δ against one worker (same lines, same seed) by worker count, a line per method
-    (rule, period, corpus lines) measured at three worker counts or more; the targets
-    as black bars."""
+    """Δ against one worker (same lines, same seed; the mean over seeds where several ran)
+    by worker count, a line per method (rule, period, wire, corpus lines) measured at three
+    worker counts or more; the targets as black bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = [r for r in report["results"] if r["workers"] > 1]
+    results = [r for r in report["results"] if r["workers"] > 1 and not r.get("diverged")
+               and baseline(report["results"], r)]
     names = ["analogy", "wordsim353", "simlex999", *extra]
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.8))
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 5.2))
 
-    def method(r):  # the default period is one method across W
-        every = ("default" if r["sync_words"] == default_sync_words(r["workers"])
-                 else f"{r['sync_words']:,}")
-        return r["rule"], every, r.get("line_words", 10_000)
+    def method(r):
+        w, every = r["workers"], r["sync_words"]
+        period = ("25,000 / (W − 1) words a worker (the default)"
+                  if every == default_sync_words(w) else
+                  "200,000 / W words a worker" if every * w == 200_000 else
+                  f"{every:,} words a worker")
+        return r["rule"], period, r.get("wire", "float32"), r.get("line_words", 10_000)
 
     for ax, name in zip(axes, names):
-        for rule, every, lines in sorted({method(r) for r in results}):
-            rows = sorted([r for r in results if method(r) == (rule, every, lines)
-                           and not r.get("diverged")], key=lambda r: r["workers"])
-            if len(rows) >= 3:
-                ax.plot([r["workers"] for r in rows],
-                        [r[name] - baseline(report["results"], r)[name] for r in rows],
-                        "s:" if rule.startswith("mean") else "o-",
-                        label=f"{rule}, {every} words a worker, {lines:,}-word lines")
+        for key in sorted({method(r) for r in results}):
+            runs = [r for r in results if method(r) == key]
+            workers = sorted({r["workers"] for r in runs})
+            if len(workers) < 3:
+                continue
+            deltas = [np.mean([r[name] - baseline(report["results"], r)[name]
+                               for r in runs if r["workers"] == w]) for w in workers]
+            rule, period, wire, lines = key
+            ax.plot(workers, deltas, "s:" if rule.startswith("mean") else "o-",
+                    label=f"{rule}, {period}, {wire}, {lines:,}-word lines")
         for workers, least in TARGETS.get(name, {}).items():
             ax.plot([workers / 1.15, workers * 1.15], [least, least], "k-", lw=2)
         ax.axhline(0, color="grey", lw=0.8, ls="--")
@@ -218,7 +225,7 @@ def plot(report: dict, extra: list[str], path: str) -> None:
         ax.set_xlabel("simulated workers")
         ax.set_title(f"{name}: Δ against one worker")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8)
-    fig.tight_layout(rect=(0, 0.25, 1, 1))
+    fig.tight_layout(rect=(0, 0.3, 1, 1))
     fig.savefig(path, dpi=120)
 
 

@@ -246,9 +246,9 @@ class RayTeam:
         self.replayed += report.words
         return report
 
-    def apply(self, merged, active: list[int]) -> None:
+    def apply(self, merged, workers: list[int]) -> None:
         merged_ref = self.ray.put(merged)
-        self._each({i: self.actors[i].apply.remote(merged_ref) for i in active})
+        self._each({i: self.actors[i].apply.remote(merged_ref) for i in workers})
 
     def close(self) -> None:
         for a in getattr(self, "actors", []):

@@ -15,7 +15,8 @@ rows whose values moved and by how much (sparse: `RowDelta`). The backend combin
 reports row by row and sends the combined rows back; every worker then sets those rows to
 the synchronised state, the last one plus the combined delta, so after each round all
 workers (and the driver's copy) hold the same tables, bit for bit. An epoch is as many
-rounds as the longest shard has chunks (a worker whose shard is done waits).
+rounds as the longest shard has chunks (a worker whose shard is done waits, and takes
+each round's combined rows all the same).
 
 Combine rules (`SYNC_RULES`), for a row touched by the workers i in T:
   curvature:  the saturating rule below with ρ measured each round, not fixed:
@@ -347,10 +348,11 @@ class ShardWorker:
             rows, values, scales = delta.encoded()
             if scales is not None:
                 set_synchronised_cpu(table, snapshot, moved, rows, values, scales)
-                continue
-            table[moved] = snapshot[moved]
-            table[rows] = snapshot[rows] + values.astype(np.float32)
-            snapshot[rows] = table[rows]
+            else:
+                table[moved] = snapshot[moved]
+                table[rows] = snapshot[rows] + values.astype(np.float32)
+                snapshot[rows] = table[rows]
+        self.moved = [np.empty(0, np.int32), np.empty(0, np.int32)]
 
     def restore(self, tables, streams: np.ndarray) -> None:
         """Back to a synchronised state (a restarted worker replays its round from there)."""
@@ -393,8 +395,8 @@ class LocalTeam:
     def train(self, round_: int, lr_begin: float, lr_end: float, active: list[int]) -> list[Report]:
         return [self.workers[i].train(round_, lr_begin, lr_end) for i in active]
 
-    def apply(self, merged: list[RowDelta], active: list[int]) -> None:
-        for i in active:
+    def apply(self, merged: list[RowDelta], workers: list[int]) -> None:
+        for i in workers:
             self.workers[i].apply(merged)
 
     def close(self) -> None:
@@ -489,7 +491,8 @@ class SyncBackend(Backend):
         merged = [combine([r.deltas[t] for r in reports], self.rule, len(self.tables_[t]),
                           self._updates(reports, t), self._saturation(span, t))
                   for t in (0, 1)]
-        self.team.apply(merged, active)
+        everyone = list(range(self.workers))  # a worker whose shard is done this epoch
+        self.team.apply(merged, everyone)  # still takes the round's rows, or it falls behind
         for t, (table, delta) in enumerate(zip(self.tables_, merged)):
             rows = delta.add_to(table)
             if self.squared_norms is not None:
@@ -499,7 +502,7 @@ class SyncBackend(Backend):
         stats = self.stats
         stats.syncs += 1
         stats.sent_bytes += sum(d.nbytes for r in reports for d in r.deltas)
-        stats.received_bytes += len(active) * sum(m.nbytes for m in merged)
+        stats.received_bytes += len(everyone) * sum(m.nbytes for m in merged)
         for t in (0, 1):
             stats.rows_sent[t] += sum(r.deltas[t].touched for r in reports)
         sent = {r.worker: [d.touched for d in r.deltas] for r in reports}
