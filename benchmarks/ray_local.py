@@ -1,11 +1,13 @@
-"""Two Ray workers on this machine against one process with two threads (numba backend).
+"""Ray workers on this machine against one process with two threads (numba backend).
 
     python -m benchmarks.ray_local --corpus ../shared/corpora/gut8.gz \\
         --pair-set men=../shared/eval/EN-MEN-TR-3k.txt --out benchmarks/results/ray_local
 
-Each run is a real `w2v-train` on a copy of the corpus cut into 10,000-word lines (so the
-two workers each read half): `--backend numba --threads 2` against `--cluster ray
---workers 2 --threads 1` (a local Ray instance), interleaved for --rounds rounds; the
+Each run is a real `w2v-train` on a copy of the corpus cut into --line-words-word lines
+(1,000 by default: a worker's round is whole sentences, and the default round at 8
+workers is 3,571 words): `--backend numba --threads 2` against `--cluster ray
+--workers N --threads 1` (a local Ray instance; N = --workers, 2 by default: as many
+workers as this machine has cores), interleaved for --rounds rounds; the
 median words/s (training time only: Ray's start is reported apart), the sync traffic, and
 the quality of each run's vectors.
 """
@@ -24,17 +26,24 @@ from pathlib import Path
 from benchmarks import write_results
 from benchmarks.compare_gensim import write_split_copy
 
-SYSTEMS = {"numba, 1 process × 2 threads": ["--backend", "numba", "--threads", "2"],
-           "ray, 2 workers × 1 thread": ["--cluster", "ray", "--workers", "2", "--threads", "1"]}
+ONE_PROCESS = "numba, 1 process × 2 threads"
 
 
-def run(name: str, corpus: Path, vocab: Path, epochs: int, folder: Path, pair_sets: dict) -> dict:
+def systems(workers: int) -> dict[str, list[str]]:
+    """The two runs compared: name -> w2v-train flags."""
+    return {ONE_PROCESS: ["--backend", "numba", "--threads", "2"],
+            f"ray, {workers} workers × 1 thread": ["--cluster", "ray", "--workers",
+                                                   str(workers), "--threads", "1"]}
+
+
+def run(name: str, flags: list[str], corpus: Path, vocab: Path, epochs: int, folder: Path,
+        pair_sets: dict) -> dict:
     from w2v.evaluate import evaluate
     from w2v.vectors import Embeddings
 
     out = folder / "vectors.txt"
     cmd = ["w2v-train", str(corpus), "--vocab", str(vocab), "--epochs", str(epochs), "-o",
-           str(out), *SYSTEMS[name]]
+           str(out), *flags]
     tick = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - tick
@@ -62,6 +71,9 @@ def main(argv=None):
     p.add_argument("--words", type=int, default=None)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2, help="Ray workers, one thread each")
+    p.add_argument("--line-words", type=int, default=1_000,
+                   help="cut the corpus into lines of this many words (default 1,000)")
     p.add_argument("--pair-set", action="append", default=[], metavar="NAME=FILE")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -69,21 +81,24 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         corpus, vocab = folder / "corpus.txt", folder / "vocab.tsv"
-        words = write_split_copy(Path(args.corpus), corpus, args.words)
+        words = write_split_copy(Path(args.corpus), corpus, args.words, args.line_words)
         from w2v.tools import vocab_main
 
         vocab_main([str(corpus), "-o", str(vocab)])
-        runs = {name: [] for name in SYSTEMS}
+        compared = systems(args.workers)
+        runs = {name: [] for name in compared}
         for r in range(args.rounds):
-            for name in SYSTEMS:
-                runs[name].append(run(name, corpus, vocab, args.epochs, folder, pair_sets))
+            for name, flags in compared.items():
+                runs[name].append(run(name, flags, corpus, vocab, args.epochs, folder,
+                                      pair_sets))
                 print(f"round {r + 1} {name}: {runs[name][-1]['words_per_second']:,.0f} words/s",
                       file=sys.stderr)
     names = ["analogy", "wordsim353", "simlex999", *pair_sets]
     median = {n: {k: statistics.median(x[k] for x in v) for k in v[0]
                   if isinstance(v[0][k], (int, float))} for n, v in runs.items()}
-    base = median[next(iter(SYSTEMS))]["words_per_second"]
-    lines = [f"{words:,} words of {Path(args.corpus).name}, {args.epochs} epoch(s), dim 100, "
+    base = median[ONE_PROCESS]["words_per_second"]
+    lines = [f"{words:,} words of {Path(args.corpus).name} in {args.line_words:,}-word lines, "
+             f"{args.epochs} epoch(s), dim 100, "
              f"default sync period and rule; median of {args.rounds} interleaved rounds "
              f"(words/s over training time; wall includes start-up)", "",
              "| run | words/s | vs 1 process | wall s | syncs | sent MB | sent B/word | "

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAYERS = [
     # rules and arrays, no I/O
-    "w2v.errors", "w2v.stopping", "w2v.kernels", "w2v.kernels.cpu", "w2v.kernels.cuda", "w2v.config",
+    "w2v.errors", "w2v.stopping", "w2v.kernels", "w2v.kernels.cpu", "w2v.kernels.cuda",
+    "w2v.kernels.rows", "w2v.config",
     "w2v.schedule", "w2v.heads", "w2v.sgns", "w2v.streams",
     # bytes in and out
     "w2v.io", "w2v.io.files", "w2v.io.formats", "w2v.io.corpus",
