@@ -119,9 +119,10 @@ def main(argv=None):
              f"({m['seconds_per_byte'] * 1e9:.2f} ns a byte in and out); bytes per worker "
              f"and sync from the simulation. Assumed: {args.node_threads} threads a node at "
              f"{args.thread_efficiency:.0%} efficiency, a driver link of "
-             f"{args.bandwidth * 8 / 1e9:.0f} Gbit/s, rounds of "
-             f"{m['round_words'][2]:,} words at 2 nodes down to {m['round_words'][64]:,} at 64 "
-             f"(the default period).", "",
+             f"{args.bandwidth * 8 / 1e9:.0f} Gbit/s, the default period: rounds of W × "
+             f"25,000 / (W − 1) words ({m['round_words'][2]:,} at 2 nodes, "
+             f"{m['round_words'][16]:,} at 16, {m['round_words'][64]:,} at 64, where a worker's "
+             f"share is the 1,000-word floor).", "",
              "| nodes | words/s | × one node | sync share of a round | MB through the driver a sync |",
              "|---|---|---|---|---|"]
     for machine, period, label in (

@@ -75,9 +75,10 @@ SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a
 # Words each worker trains between syncs: SYNC_WORDS / (W − 1), so the words a worker has
 # not seen when it syncs, the others' (W − 1) × that, stay SYNC_WORDS whatever W is: the
 # longer a worker trains against tables that lack the others' changes, the more a round
-# costs in quality. Measured (sync_simulation.md, curvature rule, gut8 in 1,000-word lines,
-# 2 epochs): 16 workers × 1,562 words lost 1.7 analogy points where × 3,125 lost 3.3 and
-# × 12,500 lost 8.8; 4 workers × 8,333 lost 0.6 where × 25,000 lost 2.1.
+# costs in quality. Measured (sync_simulation.md, curvature rule, gut8, 2 epochs): 16
+# workers × 1,562 words lost 2.0 analogy points where × 3,125 lost 3.6 and × 12,500 lost
+# 9.0; 4 workers × 8,333 lost 0.9 where × 25,000 lost 2.4. At this default: 0.9 to 1.5
+# points at 2 to 16 workers (three seeds).
 SYNC_WORDS = 25_000
 
 
