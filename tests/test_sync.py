@@ -31,9 +31,9 @@ def hostile_rows(rng) -> np.ndarray:
 @pytest.mark.parametrize("wire", WIRES)
 def test_the_wire_decodes_every_row_to_within_its_rounding_sparse_or_dense(wire):
     """int8: each value to within half a step of its row (max |Δ| / 127 / 2), a row's
-    largest change exactly; float16: to its relative precision. The sparse form (few rows)
-    and the dense one (every row sent, indices implicit) decode to the same values, and a
-    row the encoding rounds to nothing is not reported as moved."""
+    largest change to within float rounding; float16: to its relative precision. The
+    sparse form (few rows) and the dense one (every row sent, indices implicit) decode to
+    the same values, and a row the encoding rounds to nothing is not reported as moved."""
     rng = np.random.default_rng(0)
     values = hostile_rows(rng)
     rows = np.arange(len(values), dtype=np.int32)

@@ -65,10 +65,10 @@ from w2v.vocab import Vocabulary
 
 SYNC_RULES = ("curvature", "saturating", "mean", "sum", "root")
 # Measured (benchmarks/results/sync_simulation.md, gut8, 2 epochs): `sum` diverged from 4
-# workers on; `mean` trains but loses analogy accuracy fast as workers are added (−5
-# points at 2 workers, −22 at 16); `saturating` beat `mean` at every worker count, best at
-# ρ = 0.003, but diverged at 16 workers × 3,125 words; `curvature` trains there, and at the
-# default periods below is the rule closest to one worker.
+# workers on; `mean` trains but loses analogy accuracy fast as workers are added (4 to 5
+# points at 2 workers, 17 to 22 at 16); `saturating` beat `mean` at every worker count,
+# best at ρ = 0.003, but diverged at 16 workers × 3,125 and × 1,666 words; `curvature`
+# trains there, within 1.5 points of one worker at the default periods below.
 SYNC_RULE = "curvature"
 CURVATURE = 0.1  # of the curvature rule: ρ = CURVATURE · α · E|partner|²
 SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
