@@ -47,7 +47,8 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
 
     config = TrainConfig(epochs=epochs, threads=1, backend="numba", seed=seed)
     vocabulary = Vocabulary.load(vocab)
-    tables = initial_tables(len(vocabulary), config.dim, config.seed)
+    tables = initial_tables(len(vocabulary), config.dim, config.seed,
+                            config.output_rows(len(vocabulary)))
     tick = time.perf_counter()
     team = LocalTeam([ShardWorker([corpus], w, workers, vocabulary, config, tables, sync_words)
                       for w in range(workers)])
