@@ -12,7 +12,8 @@ Reads three committed results and writes a table (docs/SCALING.md quotes it):
 
 The model, and its assumptions (each a number below, each a flag):
   - a round is R(W) words in all, each of W workers trains R(W) / W: by default
-    R(W) = W × w2v.scaleout.sync.default_sync_words(W) (400,000 / W: 25,000 at 16);
+    R(W) = W × w2v.scaleout.sync.default_sync_words(W) (W × 25,000 / (W − 1): 50,000 at
+    2, 26,656 at 16);
   - a worker trains at `--node-threads` × one thread's words/s × `--thread-efficiency`;
   - all bytes pass through the driver (Ray's driver combines): a sync costs
     W × (sent + received per worker) × max(the measured seconds per byte here,
@@ -38,29 +39,33 @@ from benchmarks import publish
 
 RESULTS = Path(__file__).parent / "results"
 NODES = (1, 2, 4, 8, 16, 32, 64)
+# a row's bytes at d = 100 on the int8 wire, d + 8 (steps, scale, index), and on float32,
+# 4d + 4 (values, index)
+INT8_ROW_BYTES, FLOAT32_ROW_BYTES = 100 + 8, 4 * 100 + 4
 
 
 def measured(results: Path) -> dict:
     """Per-worker bytes per sync (by W), seconds per byte through the driver here, and
     one thread's words/s here."""
-    from w2v.scaleout.sync import SYNC_RULE, WIRE, default_sync_words
+    from w2v.scaleout.sync import CURVATURE, SYNC_RULE, SYNC_WORDS, WIRE, default_sync_words
 
     sim = json.loads((results / "sync_simulation.json").read_text())
     per_worker = {}
     for r in sim["results"]:
-        if (r["rule"].startswith(SYNC_RULE) and r.get("wire") == WIRE and r["workers"] > 1
+        if (r["rule"] == f"{SYNC_RULE} (κ = {CURVATURE:g})" and r.get("wire") == WIRE
+                and r["workers"] > 1
                 and r["sync_words"] == default_sync_words(r["workers"])
                 and r.get("seed", 1) == 1 and not r.get("diverged")):
             trained = sim["words"] * sim["epochs"]  # bytes per word trained, all workers
             per_worker[r["workers"]] = {"sent": r["sent_mb"] * 1e6 / trained,
                                         "received": r["received_mb"] * 1e6 / trained}
-    long_period = {}  # 1,000,000 words a worker (the earlier mean runs, float32: int8 is
-    # d + 8 bytes a row where float32 is 4d + 4: about a quarter at d = 100)
+    long_period = {}  # 1,000,000 words a worker: the earlier mean runs, on float32
     for r in sim["results"]:
         if r["sync_words"] == 1_000_000 and r["workers"] > 1:
             trained = sim["words"] * sim["epochs"]
-            long_period[r["workers"]] = {"sent": r["sent_mb"] * 1e6 / trained * 108 / 404,
-                                         "received": r["received_mb"] * 1e6 / trained * 108 / 404}
+            long_period[r["workers"]] = {
+                k: r[f"{k}_mb"] * 1e6 / trained * INT8_ROW_BYTES / FLOAT32_ROW_BYTES
+                for k in ("sent", "received")}
     ray = json.loads((results / "ray_local.json").read_text())["median"]
     team = next(m for name, m in ray.items() if name.startswith("ray"))
     through_driver = (team["sent_mb"] + team["received_mb"]) * 1e6
@@ -71,7 +76,8 @@ def measured(results: Path) -> dict:
     return {"per_worker": per_worker, "long_period": long_period, "seconds_per_byte": team["sync_seconds"] / through_driver,
             "sync_seconds_per_sync": team["sync_seconds"] / team["syncs"],
             "one_thread": one_thread,
-            "round_words": {w: w * default_sync_words(w) for w in NODES}}
+            "round_words": {w: w * default_sync_words(w) for w in NODES},
+            "sync_words": SYNC_WORDS}
 
 
 def project(m: dict, threads: int, efficiency: float, bandwidth: float,
@@ -120,7 +126,7 @@ def main(argv=None):
              f"and sync from the simulation. Assumed: {args.node_threads} threads a node at "
              f"{args.thread_efficiency:.0%} efficiency, a driver link of "
              f"{args.bandwidth * 8 / 1e9:.0f} Gbit/s, the default period: rounds of W × "
-             f"25,000 / (W − 1) words ({m['round_words'][2]:,} at 2 nodes, "
+             f"{m['sync_words']:,} / (W − 1) words ({m['round_words'][2]:,} at 2 nodes, "
              f"{m['round_words'][16]:,} at 16, {m['round_words'][64]:,} at 64, where a worker's "
              f"share is the 1,000-word floor).", "",
              "| nodes | words/s | × one node | sync share of a round | MB through the driver a sync |",

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import write_results
-from w2v.scaleout.sync import SYNC_RULE, default_sync_words
+from w2v.scaleout.sync import SYNC_RULE, SYNC_WORDS, default_sync_words
 
 WORKERS = (1, 2, 4, 8, 16)
 
@@ -201,7 +201,7 @@ def plot(report: dict, extra: list[str], path: str) -> None:
 
     def method(r):
         w, every = r["workers"], r["sync_words"]
-        period = ("25,000 / (W − 1) words a worker (the default)"
+        period = (f"{SYNC_WORDS:,} / (W − 1) words a worker (the default)"
                   if every == default_sync_words(w) else
                   "200,000 / W words a worker" if every * w == 200_000 else
                   f"{every:,} words a worker")

@@ -10,7 +10,8 @@ step: 1.29x and 1.83x slower per pair in two runs of benchmarks/keras_step.py). 
 class with a train_step of its own gets one batch a step instead, S steps a call through
 `steps_per_execution`, and so does a step under a strategy, one a call. The epochs, the
 schedule and the checkpoints are the driver's. Keras callbacks (TensorBoard,
-ModelCheckpoint, ...) get the calls fit would make: on_train_begin, on_epoch_begin/end, on_train_batch_begin/end per span, on_train_end.
+ModelCheckpoint, ...) get the calls fit would make: on_train_begin, on_epoch_begin/end,
+on_train_batch_begin/end per span, on_train_end.
 
 An epoch's batches are drawn from its stream row (w2v/streams.py) by w2v.batches and cut
 to the same number of steps every epoch (the fewest any epoch gives: subsampling makes

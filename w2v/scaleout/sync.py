@@ -70,6 +70,7 @@ SYNC_RULES = ("curvature", "saturating", "mean", "sum", "root")
 # best at ρ = 0.003, but diverged at 16 workers × 3,125 and × 1,666 words; `curvature`
 # trains there, within 1.5 points of one worker at the default periods below.
 SYNC_RULE = "curvature"
+SATURATING_RULES = ("curvature", "saturating")  # the rules that scale by f(Σc) / Σf(c)
 CURVATURE = 0.1  # of the curvature rule: ρ = CURVATURE · α · E|partner|²
 SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
 # Words each worker trains between syncs: SYNC_WORDS / (W − 1), so the words a worker has
@@ -257,7 +258,7 @@ def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None,
     if rule not in SYNC_RULES:
         raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
     rho = SATURATION if saturation is None else saturation
-    saturating = rule in ("saturating", "curvature")
+    saturating = rule in SATURATING_RULES
     parts = [d.encoded() for d in deltas]
     dim = deltas[0].values.shape[1] if deltas else 0
     rows = np.unique(np.concatenate([r for r, _, _ in parts])) if parts else np.empty(0, np.int32)
@@ -458,8 +459,7 @@ class SyncBackend(Backend):
         if rule not in SYNC_RULES:
             raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
         self.team, self.rule, self.on_sync = team, rule, on_sync
-        self.row_rates = (row_update_rates(vocab, config) if rule in ("saturating", "curvature")
-                          else None)
+        self.row_rates = row_update_rates(vocab, config) if rule in SATURATING_RULES else None
         self.tables_ = [np.asarray(t, dtype=np.float32) for t in tables]
         # curvature: every row's squared norm, kept up to date row by row as rows change
         self.squared_norms = ([np.einsum("ij,ij->i", t, t) for t in self.tables_]
@@ -497,16 +497,17 @@ class SyncBackend(Backend):
         for t, (table, delta) in enumerate(zip(self.tables_, merged)):
             rows = delta.add_to(table)
             if self.squared_norms is not None:
-                self.squared_norms[t][rows] = np.einsum("ij,ij->i", table[rows], table[rows])
+                changed = table[rows]
+                self.squared_norms[t][rows] = np.einsum("ij,ij->i", changed, changed)
         for r in reports:
             self.streams[r.worker * self.threads:(r.worker + 1) * self.threads] = r.streams
         stats = self.stats
         stats.syncs += 1
         stats.sent_bytes += sum(d.nbytes for r in reports for d in r.deltas)
         stats.received_bytes += len(everyone) * sum(m.nbytes for m in merged)
-        for t in (0, 1):
-            stats.rows_sent[t] += sum(r.deltas[t].touched for r in reports)
         sent = {r.worker: [d.touched for d in r.deltas] for r in reports}
+        for t in (0, 1):
+            stats.rows_sent[t] += sum(rows[t] for rows in sent.values())
         stats.log.append([sent.get(w, [0, 0]) for w in range(self.workers)])
         stats.round_seconds += time.perf_counter() - tick
         stats.worker_seconds += max(r.seconds for r in reports)
