@@ -67,9 +67,9 @@ def numpy_int8(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def test_the_sync_kernels_match_numpy_bit_for_bit():
     """w2v.kernels.rows against whole-array numpy: the moved rows, their int8 encoding
-    (from values and from table − snapshot), the decoded sum of two workers' rows, and a
-    worker's side of a sync (its moved rows back to the snapshot, the combined ones to
-    snapshot + decoded)."""
+    (from values, and found and encoded in one pass from table − snapshot), the decoded
+    sum of two workers' rows, and a worker's side of a sync (its moved rows back to the
+    snapshot, the combined ones to snapshot + decoded)."""
     from w2v.kernels.rows import (add_decoded_cpu, encode_int8_cpu, encode_moved_int8_cpu,
                                   set_synchronised_cpu)
     from w2v.scaleout.sync import moved_rows
@@ -83,10 +83,13 @@ def test_the_sync_kernels_match_numpy_bit_for_bit():
     table[touched[8], 3] = np.nextafter(snapshot[touched[8], 3], np.float32(1))  # one ulp
     moved = moved_rows(table, snapshot)
     assert moved.tolist() == np.flatnonzero((table != snapshot).any(axis=1)).tolist()
-    steps, scales = np.empty((len(moved), 16), np.int8), np.empty(len(moved), np.float32)
-    encode_moved_int8_cpu(table, snapshot, moved, steps, scales)
+    rows, steps, scales = (np.empty(200, np.int32), np.empty((200, 16), np.int8),
+                           np.empty(200, np.float32))
+    n = encode_moved_int8_cpu(table, snapshot, rows, steps, scales)
     want_steps, want_scales = numpy_int8(table[moved] - snapshot[moved])
-    assert np.array_equal(steps, want_steps) and np.array_equal(scales, want_scales)
+    assert rows[:n].tolist() == moved.tolist()
+    assert np.array_equal(steps[:n], want_steps) and np.array_equal(scales[:n], want_scales)
+    steps, scales = steps[:n], scales[:n]
     values = (table[moved] - snapshot[moved]) * np.float32(3)
     encode_int8_cpu(values, steps, scales)
     want_steps, want_scales = numpy_int8(values)
@@ -100,12 +103,14 @@ def test_the_sync_kernels_match_numpy_bit_for_bit():
     add_decoded_cpu(total, where, steps, scales)
     assert np.array_equal(total, want)
 
-    mine, snap = table.copy(), snapshot.copy()
-    combined = moved[::2]
-    set_synchronised_cpu(mine, snap, moved, combined, steps[::2], scales[::2])
+    mine, snap = table.copy(), snapshot.copy()  # combined: half the moved rows and others
+    combined = np.union1d(moved[::2], np.setdiff1d(np.arange(200), moved)[::9]).astype(np.int32)
+    steps = rng.integers(-127, 128, (len(combined), 16)).astype(np.int8)
+    scales = rng.uniform(0, 0.01, len(combined)).astype(np.float32)
+    set_synchronised_cpu(mine, snap, moved, combined, steps, scales)
     want_table = table.copy()
     want_table[moved] = snapshot[moved]
-    want_table[combined] = snapshot[combined] + decoded[::2]
+    want_table[combined] = snapshot[combined] + steps.astype(np.float32) * scales[:, None]
     assert np.array_equal(mine, want_table) and np.array_equal(snap, want_table)
 
 
