@@ -47,12 +47,14 @@ INT8_ROW_BYTES, FLOAT32_ROW_BYTES = 100 + 8, 4 * 100 + 4
 def measured(results: Path) -> dict:
     """Per-worker bytes per sync (by W), seconds per byte through the driver here, and
     one thread's words/s here."""
-    from w2v.scaleout.sync import CURVATURE, SYNC_RULE, SYNC_WORDS, WIRE, default_sync_words
+    from w2v.scaleout.sync import (SYNC_RULE, SYNC_WORDS, WIRE, default_curvature,
+                                   default_sync_words)
 
     sim = json.loads((results / "sync_simulation.json").read_text())
     per_worker = {}
     for r in sim["results"]:
-        if (r["rule"] == f"{SYNC_RULE} (κ = {CURVATURE:g})" and r.get("wire") == WIRE
+        if (r["rule"] == f"{SYNC_RULE} (κ = {default_curvature(r['workers']):g})"
+                and r.get("wire") == WIRE
                 and r["workers"] > 1
                 and r["sync_words"] == default_sync_words(r["workers"])
                 and r.get("seed", 1) == 1 and not r.get("diverged")):

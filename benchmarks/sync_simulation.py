@@ -6,12 +6,13 @@
 W simulated workers (w2v.scaleout.sync.LocalTeam: each worker's shard trained in turn from the same
 synchronised state, one numba thread each, exactly the arithmetic of a Ray cluster in
 deterministic mode). By default: W = 1, and W = 2, 4, 8, 16 with the default rule
-(saturating) and with mean, each at the default period (200,000 / W words a worker between
-syncs). --jobs W:PERIOD:RULE[@RHO],... runs any others (RHO: the saturating rule's ρ), and
---merge adds an earlier run's results. Each run is its own subprocess; --parallel runs go
-at once (each single-threaded); a run that diverges is reported as such. Reports analogy
-accuracy and word-pair Spearman against the single worker, the traffic (float16 or
-float32 deltas on the wire), a table and a PNG.
+(curvature, its κ by W) and with mean, each at the default period (25,000 / (W − 1) words
+a worker between syncs). --jobs W:PERIOD:RULE[@X],... runs any others (X: the saturating
+rule's ρ, or the curvature rule's κ), and --merge adds an earlier run's results. Each run
+is its own subprocess; --parallel runs go at once (each single-threaded); a run that
+diverges is reported as such. Reports analogy accuracy and word-pair Spearman against the
+one-worker run on the same lines with the same seed, the traffic, a table and a PNG (the
+default rule and period also drawn as one line: each W's runs at its default κ).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import write_results
-from w2v.scaleout.sync import SYNC_RULE, SYNC_WORDS, default_sync_words
+from w2v.scaleout.sync import SYNC_RULE, SYNC_WORDS, default_curvature, default_sync_words
 
 WORKERS = (1, 2, 4, 8, 16)
 
@@ -52,12 +53,11 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     tick = time.perf_counter()
     team = LocalTeam([ShardWorker([corpus], w, workers, vocabulary, config, tables, sync_words)
                       for w in range(workers)])
-    rule, _, rho = rule.partition("@")  # saturating@0.02: the rule's ρ
-    if rho and rule == "curvature":
-        sync.CURVATURE = float(rho)
-    elif rho:
+    rule, _, rho = rule.partition("@")  # saturating@0.02: the rule's ρ; curvature@0.05: κ
+    if rho and rule == "saturating":
         sync.SATURATION = float(rho)
-    backend = SyncBackend(team, config, tables, vocabulary, workers, 1, sync_words, rule)
+    backend = SyncBackend(team, config, tables, vocabulary, workers, 1, sync_words, rule,
+                          float(rho) if rho and rule == "curvature" else None)
     try:
         loss = drive(backend, config, Reporter(backend.corpus_words * epochs, epochs,
                                                vocabulary.words)).final_loss
@@ -70,7 +70,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     if rule == "saturating":
         rule = f"saturating (ρ = {sync.SATURATION:g})"
     elif rule == "curvature":
-        rule = f"curvature (κ = {sync.CURVATURE:g})"
+        rule = f"curvature (κ = {backend.curvature:g})"
     return {"workers": workers, "sync_words": sync_words, "rule": rule, "epochs": epochs,
             "seed": seed,
             "wire": sync.WIRE,
@@ -199,17 +199,22 @@ def plot(report: dict, extra: list[str], path: str) -> None:
     names = ["analogy", "wordsim353", "simlex999", *extra]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 5.2))
 
-    def method(r):
+    def methods(r) -> list[tuple]:
+        """The lines a run is drawn on: its rule's, and the default's if it is that."""
         w, every = r["workers"], r["sync_words"]
-        period = (f"{SYNC_WORDS:,} / (W − 1) words a worker (the default)"
-                  if every == default_sync_words(w) else
-                  "200,000 / W words a worker" if every * w == 200_000 else
+        default_period = every == default_sync_words(w)
+        period = (f"{SYNC_WORDS:,} / (W − 1) words a worker (the default)" if default_period
+                  else "200,000 / W words a worker" if every * w == 200_000 else
                   f"{every:,} words a worker")
-        return r["rule"], period, r.get("wire", "float32"), r.get("line_words", 10_000)
+        rest = (period, r.get("wire", "float32"), r.get("line_words", 10_000))
+        drawn = [(r["rule"], *rest)]
+        if default_period and r["rule"] == f"{SYNC_RULE} (κ = {default_curvature(w):g})":
+            drawn.append((f"{SYNC_RULE} (κ by W: the default)", *rest))
+        return drawn
 
     for ax, name in zip(axes, names):
-        for key in sorted({method(r) for r in results}):
-            runs = [r for r in results if method(r) == key]
+        for key in sorted({m for r in results for m in methods(r)}):
+            runs = [r for r in results if key in methods(r)]
             workers = sorted({r["workers"] for r in runs})
             if len(workers) < 3:
                 continue

@@ -220,7 +220,7 @@ def fit(sentences, vocab: Vocabulary, input_vectors: np.ndarray, output_vectors:
             paths = expand_paths(sentences.paths if isinstance(sentences, Corpus) else sentences)
             backend = SyncBackend(RayTeam(spec, paths, vocab, config, tables), config, tables,
                                   vocab, spec.workers, spec.threads, spec.sync_words,
-                                  spec.rule, on_sync)
+                                  spec.rule, on_sync=on_sync)
             extra["ray"] = spec.to_dict()
         else:
             if team is not None:

@@ -20,12 +20,14 @@ each round's combined rows all the same).
 
 Combine rules (`SYNC_RULES`), for a row touched by the workers i in T:
   curvature:  the saturating rule below with ρ measured each round, not fixed:
-              ρ = CURVATURE · α · E|partner|², α the round's learning rate and E|partner|²
+              ρ = κ · α · E|partner|², α the round's learning rate and E|partner|²
               the mean squared norm of the rows the table's rows are trained against (the
               other table's, weighted by how often each takes part: `row_update_rates`).
               An SGNS update moves a row toward where it rests by about α·σ'·|partner|²
               of the way, so ρ follows the pull: near the sum early (the tables start near
-              zero) and late (α near zero), nearer the mean in between. The default;
+              zero) and late (α near zero), nearer the mean in between. κ grows with
+              the workers (`default_curvature`): more workers' deltas on a row call for
+              more damping. The default;
   saturating: Σ_T Δ_i · f(Σ_T c_i) / Σ_T f(c_i), f(c) = 1 − exp(−ρ·c), with c_i the
               updates worker i is expected to have made to the row this round (its words
               × the row's rate, `row_update_rates`) and ρ = SATURATION. A row each worker
@@ -71,7 +73,6 @@ SYNC_RULES = ("curvature", "saturating", "mean", "sum", "root")
 # trains there, within 1.5 points of one worker at the default periods below.
 SYNC_RULE = "curvature"
 SATURATING_RULES = ("curvature", "saturating")  # the rules that scale by f(Σc) / Σf(c)
-CURVATURE = 0.1  # of the curvature rule: ρ = CURVATURE · α · E|partner|²
 SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a row's updates
 # Words each worker trains between syncs: SYNC_WORDS / (W − 1), so the words a worker has
 # not seen when it syncs, the others' (W − 1) × that, stay SYNC_WORDS whatever W is: the
@@ -81,6 +82,26 @@ SATURATION = 0.003  # ρ of the saturating rule: f(c) = 1 − exp(−ρ·c), c a
 # 9.0; 4 workers × 8,333 lost 0.9 where × 25,000 lost 2.4. At this default: 0.9 to 1.5
 # points at 2 to 16 workers (three seeds).
 SYNC_WORDS = 25_000
+
+
+# κ of the curvature rule (ρ = κ · α · E|partner|²) grows with the other workers, as the
+# period shrinks with them: KAPPA_PER_OTHER × (W − 1), at most KAPPA_MAX (0.025 at 2
+# workers, 0.075 at 4, 0.1 from 5 on). Measured (sync_simulation.md, gut8, 2 epochs,
+# default periods, three seeds; analogy points and WordSim353 against one worker):
+#   2 workers: κ 0.025 −0.3 / −0.001;  0.05 −0.6 / −0.006;  0.1 −1.2 / −0.011
+#   4 workers: κ 0.025 −1.7 / −0.040;  0.05 −0.4 / −0.021;  0.075 −0.7 / −0.020;
+#              0.1 −1.0 / −0.023
+#   8 and 16:  κ 0.1 −0.9 / −0.002 and −1.5 / −0.030; 0.05 (one seed) −0.7 / −0.019 and
+#              −2.7 / −0.050
+# At 4 workers 0.05 and 0.075 are within the seeds' spread of each other; 0.075 is the
+# one that keeps WordSim353 within the issue's 0.02.
+KAPPA_PER_OTHER, KAPPA_MAX = 0.025, 0.1
+
+
+def default_curvature(workers: int) -> float:
+    """κ of the curvature rule for a team of `workers`: 0.025 × (workers − 1), at most 0.1
+    (and 0.025 for one worker, which never combines)."""
+    return min(KAPPA_MAX, KAPPA_PER_OTHER * max(workers - 1, 1))
 
 
 def default_sync_words(workers: int) -> int:
@@ -473,15 +494,18 @@ class SyncBackend(Backend):
 
     team: LocalTeam or w2v.scaleout.ray_cluster.RayTeam; tables: the driver's copy of the
     start tables, (V, d) float32, kept synchronised here; vocab: the team's vocabulary
-    (the saturating and curvature rules' row rates come from its counts); sync_words: what each worker
-    trains between syncs, as the team's workers were built with; on_sync(sync, team):
-    called after each sync (the tests kill a worker there)."""
+    (the saturating and curvature rules' row rates come from its counts); sync_words: what
+    each worker trains between syncs, as the team's workers were built with; curvature: κ
+    of the curvature rule (None: default_curvature(workers)); on_sync(sync, team): called
+    after each sync (the tests kill a worker there)."""
 
     def __init__(self, team, config: TrainConfig, tables, vocab: Vocabulary, workers: int,
-                 threads: int, sync_words: int, rule: str = SYNC_RULE, on_sync=None):
+                 threads: int, sync_words: int, rule: str = SYNC_RULE,
+                 curvature: float | None = None, on_sync=None):
         if rule not in SYNC_RULES:
             raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
         self.team, self.rule, self.on_sync = team, rule, on_sync
+        self.curvature = default_curvature(workers) if curvature is None else curvature
         self.row_rates = row_update_rates(vocab, config) if rule in SATURATING_RULES else None
         self.tables_ = [np.asarray(t, dtype=np.float32) for t in tables]
         # curvature: every row's squared norm, kept up to date row by row as rows change
@@ -546,7 +570,7 @@ class SyncBackend(Backend):
         return [self.row_rates[table] * r.words for r in reports]
 
     def _saturation(self, span: Span, table: int) -> float | None:
-        """ρ of `table` this round under the curvature rule: CURVATURE × the round's mean
+        """ρ of `table` this round under the curvature rule: κ × the round's mean
         learning rate × the mean squared norm of the other table's rows, each weighted by
         how often it takes part in an update (its `row_update_rates`)."""
         if self.rule != "curvature":
@@ -557,7 +581,7 @@ class SyncBackend(Backend):
         # in this process between rounds, a core taken from the workers (Ray runs them
         # niced), which then trained at half speed (measured with perf)
         mean_squared = float(np.einsum("i,i->", weights, norms) / max(weights.sum(), 1e-300))
-        return CURVATURE * 0.5 * (span.lr_begin + span.lr_end) * mean_squared
+        return self.curvature * 0.5 * (span.lr_begin + span.lr_end) * mean_squared
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         return self.tables_[0], self.tables_[1]
