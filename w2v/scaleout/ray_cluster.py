@@ -260,7 +260,8 @@ class RayTeam:
     def apply(self, merged, workers: list[int]) -> None:
         """Queue the combined rows on each worker and return without waiting: the worker's
         next call (`train`, `begin_epoch`) runs after them, and `_settle` checks them then.
-        Waiting here cost a round trip a round (measured: 12 of 94 ms a round, 2 workers)."""
+        Waiting here cost a round trip a round (2 workers, gut8's first 3.8M words: 101 ms
+        a round waiting, 99 ms queued)."""
         merged_ref = self.ray.put(merged)
         for i in workers:
             self.queued[i].append(self.actors[i].apply.remote(merged_ref))

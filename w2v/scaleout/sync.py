@@ -271,12 +271,12 @@ def _saturated_share(x: np.ndarray) -> np.ndarray:
 
 
 def _union(moved: list[np.ndarray], vocab_size: int | None) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The rows in any of `moved` ((n_i,) int32 arrays, each ascending), ascending, and where
-    each list's rows sit in it. Through a (V,) mark and a (V,) slot table, not np.unique and
-    searchsorted: a fifth of the time for two workers' 25,000-word rounds on gut8 (1.3
-    against 4.4 ms for the output table, measured in process)."""
+    """The rows in any of `moved` ((n_i,) int32 arrays of distinct rows), ascending, and
+    where each array's rows sit in that union. Through a (V,) mark and a (V,) slot table,
+    not np.unique and searchsorted: 0.4 against 4.4 ms for the output table of two
+    workers' 25,000-word rounds on gut8 (cProfile, in process)."""
     size = vocab_size if vocab_size is not None else max(
-        (int(m[-1]) + 1 for m in moved if len(m)), default=0)
+        (int(m.max()) + 1 for m in moved if len(m)), default=0)
     mark = np.zeros(size, dtype=bool)
     for m in moved:
         mark[m] = True
@@ -295,8 +295,9 @@ def combine(deltas: list[RowDelta], rule: str, vocab_size: int | None = None,
     every row this round ((rows,) float64 per delta: w2v.scaleout.sync.row_update_rates ×
     its words); saturation: their ρ (default SATURATION; the curvature rule's is the
     backend's, per round and table); scratch: a (V, d) float32 array to sum the rows in,
-    kept from round to round (a fresh 13 MB array a round cost the driver thousands of page
-    faults, 3 to 5 ms a round at two workers on gut8)."""
+    kept from round to round (a fresh 13 MB array a round cost the driver page faults: two
+    workers on gut8's first 3.8M words, 194k of them in 74 rounds against 18k, and the
+    combine 16.6 against 12.6 ms a round)."""
     if rule not in SYNC_RULES:
         raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
     rho = SATURATION if saturation is None else saturation
@@ -579,7 +580,7 @@ class SyncBackend(Backend):
         norms = self.squared_norms[1 - table][:len(weights)]
         # einsum, not `@`: a BLAS call here, every round, keeps OpenBLAS's threads spinning
         # in this process between rounds, a core taken from the workers (Ray runs them
-        # niced), which then trained at half speed (measured with perf)
+        # niced): their kernel took 69 ms a round instead of 38 (perf, py-spy)
         mean_squared = float(np.einsum("i,i->", weights, norms) / max(weights.sum(), 1e-300))
         return self.curvature * 0.5 * (span.lr_begin + span.lr_end) * mean_squared
 
