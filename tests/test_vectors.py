@@ -50,3 +50,21 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_the_text_format_writes_each_value_as_its_six_significant_digits(tmp_path):
+    """Each value as f"{x:.6g}" would write it (the writer formats a row at a time), for
+    values that test the formatting: −0, subnormals, float32's extremes, integers past six
+    digits, and ordinary ones."""
+    from w2v.io.formats import write_word2vec
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(0, 0.5, (4, 6)).astype(np.float32)
+    vectors[0] = [-0.0, 0.0, 1e-40, -1e-45, 3.4028235e38, -1.1754944e-38]
+    vectors[1] = [123456789.0, -1234567.0, 0.1, 1 / 3, 999999.5, 1e-5]
+    path = tmp_path / "v.txt"
+    write_word2vec(path, ["a", "b", "c", "d"], vectors)
+    want = "4 6\n" + "".join(f"{w} " + " ".join(f"{x:.6g}" for x in row) + "\n"
+                             for w, row in zip("abcd", vectors))
+    assert path.read_bytes() == want.encode()
+    assert "-0 0 9.99995e-41" in path.read_text()
