@@ -88,9 +88,9 @@ SYNC_WORDS = 25_000
 # period shrinks with them: KAPPA_PER_OTHER × (W − 1), at most KAPPA_MAX (0.025 at 2
 # workers, 0.075 at 4, 0.1 from 5 on). Measured (sync_simulation.md, gut8, 2 epochs,
 # default periods, three seeds; analogy points and WordSim353 against one worker):
-#   2 workers: κ 0.025 −0.3 / −0.001;  0.05 −0.6 / −0.006;  0.1 −1.2 / −0.011
-#   4 workers: κ 0.025 −1.7 / −0.040;  0.05 −0.4 / −0.021;  0.075 −0.7 / −0.020;
-#              0.1 −1.0 / −0.023
+#   2 workers: κ 0.025 −0.3 / −0.002;  0.05 −0.6 / −0.006;  0.1 −1.2 / −0.011
+#   4 workers: κ 0.025 −1.7 / −0.040;  0.05 −0.4 / −0.021;  0.075 −0.6 / −0.020;
+#              0.1 −1.0 / −0.024
 #   8 and 16:  κ 0.1 −0.9 / −0.002 and −1.5 / −0.030; 0.05 (one seed) −0.7 / −0.019 and
 #              −2.7 / −0.050
 # At 4 workers 0.05 and 0.075 are within the seeds' spread of each other; 0.075 is the
@@ -270,7 +270,8 @@ def _saturated_share(x: np.ndarray) -> np.ndarray:
     return np.where(small, 1.0 - x / 2, -np.expm1(-x) / np.where(small, 1.0, x))
 
 
-def _union(moved: list[np.ndarray], vocab_size: int | None) -> tuple[np.ndarray, list[np.ndarray]]:
+def _union(moved: list[np.ndarray],
+           vocab_size: int | None) -> tuple[np.ndarray, list[np.ndarray]]:
     """The rows in any of `moved` ((n_i,) int32 arrays of distinct rows), ascending, and
     where each array's rows sit in that union. Through a (V,) mark and a (V,) slot table,
     not np.unique and searchsorted: 0.4 against 4.4 ms for the output table of two
