@@ -167,8 +167,8 @@ def table(report: dict, extra: list[str]) -> str:
                            for n in names)
         period = "—" if r["workers"] == 1 else f"{r['sync_words']:,}"
         lines.append(f"| {r['workers']} | {period} | {r['rule']} | {r.get('wire', 'float32')} | "
-                     f"{r.get('line_words', 10_000):,} | {r['syncs']} | {r['sent_mb']:,.0f} | {r['sent_mb'] * 1e6 / trained:,.0f} "
-                     f"| {cells} |")
+                     f"{r.get('line_words', 10_000):,} | {r['syncs']} | {r['sent_mb']:,.0f} | "
+                     f"{r['sent_mb'] * 1e6 / trained:,.0f} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
