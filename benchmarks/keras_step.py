@@ -17,7 +17,14 @@ in interleaved rounds, each of these trains that epoch (pairs/s, the median of t
 - bare step: gather, w2v/sgns.py's gradients, two scatter-subtracts, 16 steps in one XLA
   loop a call (no Keras, optimizer, schedule or loss metric), batches of B = 1,024;
 - bare step, batches of 4,096: the same with four batches' rows at once (the rows soft
-  batch applies in one update).
+  batch applies in one update);
+- bare step, window form: the issue's matmul route. A window's contexts each score the
+  window's 1 + K targets (its center and K noise words, shared: the numba default's
+  HogBatch form), one (C, d) × (d, 1 + K) matmul a window, in CBOW's example layout
+  (center, 2·window context slots, noise words; an empty slot is row 0 with a zero
+  gradient), B = 170 windows a batch (config.examples_per_batch's size for windows: about
+  1,024 pairs) and B = 1,024 (about 6,000 pairs). The same subsampling and windows as the
+  pairs, so the same pairs; pairs/s counts the contexts trained.
 
 Neighbours differ by one thing each: backend against train function is the input pipeline,
 train function against bare step is Keras, the optimizer and the loss metric; soft batch
@@ -31,6 +38,7 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +78,42 @@ def bare_step(input_vectors, output_vectors, lr: float = 0.025):
     return train
 
 
+def window_step(input_vectors, output_vectors, window: int, lr: float = 0.025):
+    """The XLA function that trains a (S, B, 1 + 2·window + K) block of windows in window
+    form (module docstring) on two tf.Variables. (tf.matmul: the same step with einsum ran
+    13 and 16 % slower at B = 170 and 512, one probe each.)"""
+    import tensorflow as tf
+
+    dim = input_vectors.shape[1]
+
+    @tf.function(jit_compile=True)
+    def train(block):
+        def body(i):
+            step = block[i]
+            slots = step[:, 1:1 + 2 * window]
+            mask = tf.cast(slots >= 0, tf.float32)  # (B, C)
+            contexts = tf.maximum(slots, 0)
+            targets = tf.concat([step[:, :1], step[:, 1 + 2 * window:]], axis=1)  # (B, T)
+            h = tf.gather(input_vectors, contexts)  # (B, C, d)
+            u = tf.gather(output_vectors, targets)  # (B, T, d)
+            scores = tf.matmul(h, u, transpose_b=True)  # (B, C, T)
+            labels = tf.concat([tf.ones_like(scores[:, :, :1]),
+                                tf.zeros_like(scores[:, :, 1:])], axis=2)
+            error = (tf.sigmoid(scores) - labels) * mask[:, :, None]
+            tf.raw_ops.ResourceScatterSub(
+                resource=input_vectors.handle, indices=tf.reshape(contexts, [-1]),
+                updates=lr * tf.reshape(tf.matmul(error, u), [-1, dim]))
+            tf.raw_ops.ResourceScatterSub(
+                resource=output_vectors.handle, indices=tf.reshape(targets, [-1]),
+                updates=lr * tf.reshape(tf.matmul(error, h, transpose_a=True), [-1, dim]))
+            return (i + 1,)
+
+        tf.while_loop(lambda i: i < tf.shape(block)[0], body, (tf.constant(0),))
+        return tf.constant(0)
+
+    return train
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default="data/novels.txt.gz")
@@ -83,6 +127,7 @@ def main(argv=None):
     from w2v.backends.base import Span
     from w2v.backends.keras_backend import KerasBackend
     from w2v.backends.keras_model import Word2VecModel
+    from w2v.batches import ExampleBatches
     from w2v.config import TrainConfig
     from w2v.optimizers import LinearDecay, SparseSGD
     from w2v.prepare import prepare
@@ -128,12 +173,26 @@ def main(argv=None):
         bare = bare_step(bare_in, bare_out)
         bare_blocks = tf.constant(blocks)
         wide_blocks = tf.constant(blocks.reshape(-1, SPAN // 4, 4 * b, width))
+        # the same epoch as windows: CBOW's generator on the same encoded corpus and streams
+        windows = np.concatenate(list(ExampleBatches(
+            batches.encoded, vocab, replace(config, cbow=True)).chunk_examples(streams[0])))
+        window_in, window_out = (tf.Variable(t) for t in tables)
+        in_windows = window_step(window_in, window_out, config.window)
+        contexts = {}  # a window probe's pairs: the contexts of its blocks
 
-        def bare_run(data):
+        def bare_run(data, step=bare):
             def run():
                 for block in data:
-                    bare(block)
+                    step(block)
             return run
+
+        def window_probe(size):
+            """(name, run) of the window form on batches of `size` windows."""
+            whole = len(windows) // (SPAN * size) * SPAN * size
+            data = windows[:whole].reshape(-1, SPAN, size, windows.shape[1])
+            name = f"bare step, window form, {size:,} windows a batch"
+            contexts[name] = int((data[..., 1:1 + 2 * config.window] >= 0).sum())
+            return name, bare_run(tf.constant(data), in_windows)
 
         probes = {
             "backend": backend_epoch,
@@ -142,7 +201,9 @@ def main(argv=None):
             "soft batch (k = 4)": from_memory(soft.model, blocks),
             "bare step": bare_run(bare_blocks),
             "bare step, batches of 4,096": bare_run(wide_blocks),
+            **dict(window_probe(size) for size in (170, 1024)),
         }
+        trained = {name: contexts.get(name, pairs) for name in probes}
         for run in probes.values():  # compile and warm each once, untimed
             run()
         rates = {name: [] for name in probes}
@@ -150,7 +211,7 @@ def main(argv=None):
             for name, run in probes.items():
                 tick = time.perf_counter()
                 run()
-                rates[name].append(pairs / (time.perf_counter() - tick))
+                rates[name].append(trained[name] / (time.perf_counter() - tick))
                 print(f"round {r + 1} {name}: {rates[name][-1]:,.0f} pairs/s", flush=True)
         median = {name: statistics.median(v) for name, v in rates.items()}
     lines = [f"The keras backend's epoch taken apart: {Path(args.corpus).name}, first "
