@@ -18,17 +18,25 @@ from numba import njit
 _STEPS = np.float32(127.0)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _row_moved(table, snapshot, r):
+    """Whether row r of `table` differs from the snapshot's (compared up to the first
+    difference)."""
+    for j in range(table.shape[1]):
+        if table[r, j] != snapshot[r, j]:
+            return True
+    return False
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def moved_rows_cpu(table, snapshot, out):
     """Write the indices of the rows where `table` differs from `snapshot` to out[:n]
-    ((V,) int32), ascending; return n. A row stops being compared at its first difference."""
+    ((V,) int32), ascending; return n."""
     n = 0
     for r in range(table.shape[0]):
-        for j in range(table.shape[1]):
-            if table[r, j] != snapshot[r, j]:
-                out[n] = r
-                n += 1
-                break
+        if _row_moved(table, snapshot, r):
+            out[n] = r
+            n += 1
     return n
 
 
@@ -66,12 +74,7 @@ def encode_moved_int8_cpu(table, snapshot, rows, steps, scales):
     delta = np.empty(table.shape[1], np.float32)
     n = 0
     for r in range(table.shape[0]):
-        moved = False
-        for j in range(table.shape[1]):
-            if table[r, j] != snapshot[r, j]:
-                moved = True
-                break
-        if moved:
+        if _row_moved(table, snapshot, r):
             for j in range(table.shape[1]):
                 delta[j] = table[r, j] - snapshot[r, j]
             _encode_row(delta, steps, scales, n)
