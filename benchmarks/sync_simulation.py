@@ -53,11 +53,11 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
     tick = time.perf_counter()
     team = LocalTeam([ShardWorker([corpus], w, workers, vocabulary, config, tables, sync_words)
                       for w in range(workers)])
-    rule, _, rho = rule.partition("@")  # saturating@0.02: the rule's ρ; curvature@0.05: κ
-    if rho and rule == "saturating":
-        sync.SATURATION = float(rho)
+    rule, _, strength = rule.partition("@")  # saturating@0.02: the rule's ρ; curvature@0.05: κ
+    given = float(strength) if strength else None
     backend = SyncBackend(team, config, tables, vocabulary, workers, 1, sync_words, rule,
-                          float(rho) if rho and rule == "curvature" else None)
+                          curvature=given if rule == "curvature" else None,
+                          saturation=given if rule == "saturating" else None)
     try:
         loss = drive(backend, config, Reporter(backend.corpus_words * epochs, epochs,
                                                vocabulary.words)).final_loss
@@ -68,7 +68,7 @@ def run_one(corpus: str, vocab: str, workers: int, sync_words: int, rule: str, e
         stats = backend.traffic()
         backend.close()
     if rule == "saturating":
-        rule = f"saturating (ρ = {sync.SATURATION:g})"
+        rule = f"saturating (ρ = {backend.saturation:g})"
     elif rule == "curvature":
         rule = f"curvature (κ = {backend.curvature:g})"
     return {"workers": workers, "sync_words": sync_words, "rule": rule, "epochs": epochs,

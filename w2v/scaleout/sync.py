@@ -498,16 +498,19 @@ class SyncBackend(Backend):
     start tables, (V, d) float32, kept synchronised here; vocab: the team's vocabulary
     (the saturating and curvature rules' row rates come from its counts); sync_words: what
     each worker trains between syncs, as the team's workers were built with; curvature: κ
-    of the curvature rule (None: default_curvature(workers)); on_sync(sync, team): called
-    after each sync (the tests kill a worker there)."""
+    of the curvature rule (None: default_curvature(workers)); saturation: ρ of the
+    saturating rule (None: SATURATION); on_sync(sync, team): called after each sync (the
+    tests kill a worker there)."""
 
     def __init__(self, team, config: TrainConfig, tables, vocab: Vocabulary, workers: int,
                  threads: int, sync_words: int, rule: str = SYNC_RULE,
-                 curvature: float | None = None, on_sync=None):
+                 curvature: float | None = None, saturation: float | None = None,
+                 on_sync=None):
         if rule not in SYNC_RULES:
             raise ValueError(f"sync rule must be one of {', '.join(SYNC_RULES)}, got {rule!r}")
         self.team, self.rule, self.on_sync = team, rule, on_sync
         self.curvature = default_curvature(workers) if curvature is None else curvature
+        self.saturation = SATURATION if saturation is None else saturation
         self.row_rates = row_update_rates(vocab, config) if rule in SATURATING_RULES else None
         self.tables_ = [np.asarray(t, dtype=np.float32) for t in tables]
         # curvature: every row's squared norm, kept up to date row by row as rows change
@@ -572,9 +575,12 @@ class SyncBackend(Backend):
         return [self.row_rates[table] * r.words for r in reports]
 
     def _saturation(self, span: Span, table: int) -> float | None:
-        """ρ of `table` this round under the curvature rule: κ × the round's mean
-        learning rate × the mean squared norm of the other table's rows, each weighted by
-        how often it takes part in an update (its `row_update_rates`)."""
+        """ρ of `table` this round: the saturating rule's own; under the curvature rule,
+        κ × the round's mean learning rate × the mean squared norm of the other table's
+        rows, each weighted by how often it takes part in an update (its
+        `row_update_rates`); None for the other rules."""
+        if self.rule == "saturating":
+            return self.saturation
         if self.rule != "curvature":
             return None
         weights = self.row_rates[1 - table]
