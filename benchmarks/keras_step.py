@@ -49,33 +49,45 @@ from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
 SPAN = 16  # steps a call, as the backend's STEPS_PER_SPAN
 
 
-def bare_step(input_vectors, output_vectors, lr: float = 0.025):
-    """The XLA function that trains a (S, B, 2 + K) block on two tf.Variables, as
-    benchmarks/roofline.py's bare step does."""
+def _in_one_loop(input_vectors, output_vectors, gradients, lr: float):
+    """The XLA function that trains a (S, B, W) block on two tf.Variables, its S steps in
+    one loop: gradients(step) -> (input rows, their gradients, output rows, theirs), any
+    leading shapes; each gradient × lr is subtracted from its row."""
     import tensorflow as tf
-
-    from w2v import sgns
 
     dim = input_vectors.shape[1]
 
     @tf.function(jit_compile=True)
     def train(block):
         def body(i):
-            step = block[i]
-            h = tf.gather(input_vectors, step[:, 0])
-            u = tf.gather(output_vectors, step[:, 1:])
-            _, grad_h, grad_u = sgns.loss_and_gradients(h, u)  # the loss: dropped by XLA
-            tf.raw_ops.ResourceScatterSub(resource=input_vectors.handle, indices=step[:, 0],
-                                          updates=lr * grad_h)
-            tf.raw_ops.ResourceScatterSub(resource=output_vectors.handle,
-                                          indices=tf.reshape(step[:, 1:], [-1]),
-                                          updates=lr * tf.reshape(grad_u, [-1, dim]))
+            in_rows, in_grads, out_rows, out_grads = gradients(block[i])
+            for table, rows, grads in ((input_vectors, in_rows, in_grads),
+                                       (output_vectors, out_rows, out_grads)):
+                tf.raw_ops.ResourceScatterSub(resource=table.handle,
+                                              indices=tf.reshape(rows, [-1]),
+                                              updates=lr * tf.reshape(grads, [-1, dim]))
             return (i + 1,)
 
         tf.while_loop(lambda i: i < tf.shape(block)[0], body, (tf.constant(0),))
         return tf.constant(0)
 
     return train
+
+
+def bare_step(input_vectors, output_vectors, lr: float = 0.025):
+    """The XLA function that trains a (S, B, 2 + K) block of pairs on two tf.Variables, as
+    benchmarks/roofline.py's bare step does."""
+    import tensorflow as tf
+
+    from w2v import sgns
+
+    def gradients(step):
+        h = tf.gather(input_vectors, step[:, 0])
+        u = tf.gather(output_vectors, step[:, 1:])
+        _, grad_h, grad_u = sgns.loss_and_gradients(h, u)  # the loss: dropped by XLA
+        return step[:, 0], grad_h, step[:, 1:], grad_u
+
+    return _in_one_loop(input_vectors, output_vectors, gradients, lr)
 
 
 def window_step(input_vectors, output_vectors, window: int, lr: float = 0.025):
@@ -84,34 +96,21 @@ def window_step(input_vectors, output_vectors, window: int, lr: float = 0.025):
     13 and 16 % slower at B = 170 and 512, one probe each.)"""
     import tensorflow as tf
 
-    dim = input_vectors.shape[1]
+    def gradients(step):
+        slots = step[:, 1:1 + 2 * window]
+        mask = tf.cast(slots >= 0, tf.float32)  # (B, C)
+        contexts = tf.maximum(slots, 0)
+        targets = tf.concat([step[:, :1], step[:, 1 + 2 * window:]], axis=1)  # (B, T)
+        h = tf.gather(input_vectors, contexts)  # (B, C, d)
+        u = tf.gather(output_vectors, targets)  # (B, T, d)
+        scores = tf.matmul(h, u, transpose_b=True)  # (B, C, T)
+        labels = tf.concat([tf.ones_like(scores[:, :, :1]),
+                            tf.zeros_like(scores[:, :, 1:])], axis=2)
+        error = (tf.sigmoid(scores) - labels) * mask[:, :, None]
+        return (contexts, tf.matmul(error, u), targets,
+                tf.matmul(error, h, transpose_a=True))
 
-    @tf.function(jit_compile=True)
-    def train(block):
-        def body(i):
-            step = block[i]
-            slots = step[:, 1:1 + 2 * window]
-            mask = tf.cast(slots >= 0, tf.float32)  # (B, C)
-            contexts = tf.maximum(slots, 0)
-            targets = tf.concat([step[:, :1], step[:, 1 + 2 * window:]], axis=1)  # (B, T)
-            h = tf.gather(input_vectors, contexts)  # (B, C, d)
-            u = tf.gather(output_vectors, targets)  # (B, T, d)
-            scores = tf.matmul(h, u, transpose_b=True)  # (B, C, T)
-            labels = tf.concat([tf.ones_like(scores[:, :, :1]),
-                                tf.zeros_like(scores[:, :, 1:])], axis=2)
-            error = (tf.sigmoid(scores) - labels) * mask[:, :, None]
-            tf.raw_ops.ResourceScatterSub(
-                resource=input_vectors.handle, indices=tf.reshape(contexts, [-1]),
-                updates=lr * tf.reshape(tf.matmul(error, u), [-1, dim]))
-            tf.raw_ops.ResourceScatterSub(
-                resource=output_vectors.handle, indices=tf.reshape(targets, [-1]),
-                updates=lr * tf.reshape(tf.matmul(error, h, transpose_a=True), [-1, dim]))
-            return (i + 1,)
-
-        tf.while_loop(lambda i: i < tf.shape(block)[0], body, (tf.constant(0),))
-        return tf.constant(0)
-
-    return train
+    return _in_one_loop(input_vectors, output_vectors, gradients, lr)
 
 
 def main(argv=None):
