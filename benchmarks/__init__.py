@@ -3,7 +3,9 @@ the command that made them (`write_results`)."""
 
 import json
 import shlex
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -13,14 +15,33 @@ def command_line(module: str, argv: list[str] | None = None) -> str:
     return shlex.join(["python", "-m", module, *args])
 
 
+def provenance() -> str:
+    """When and from what code a result came: the date and the commit of the checkout these
+    benchmarks ran from, marked when its tracked files had changes of their own."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                  "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit, changed = "", ""
+    at = f"at {commit}" + (" with uncommitted changes" if changed else "") if commit else \
+        "outside a git checkout"
+    return f"{time.strftime('%Y-%m-%d')}, {at}"
+
+
 def write_results(out: str, module: str, argv: list[str] | None, text: str, data: dict,
                   preface: str = "") -> None:
-    """OUT.md (the command, `preface`, then `text`) and OUT.json (`data` with the command)."""
+    """OUT.md (the command, the date and commit, `preface`, then `text`) and OUT.json (`data`
+    with the command and the date and commit)."""
     command = command_line(module, argv)
+    made = provenance()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out + ".json").write_text(json.dumps({"command": command, **data}, indent=1,
-                                              default=str) + "\n")
-    Path(out + ".md").write_text(f"command: {command}\n\n{preface}{text}")
+    Path(out + ".json").write_text(json.dumps({"command": command, "made": made, **data},
+                                              indent=1, default=str) + "\n")
+    Path(out + ".md").write_text(f"command: {command}\n\n({made})\n\n{preface}{text}")
 
 
 def publish(lines: list[str], out: str | None, module: str, argv: list[str] | None,

@@ -43,12 +43,23 @@ from pathlib import Path
 
 from benchmarks import write_results
 
-SYSTEMS = ("numba", "numba-shared", "keras", "keras-soft4", "autodiff", "gensim")
-# numba-shared: HogBatch; keras-soft4: the keras backend with --steps-per-update 4
+SYSTEMS = ("numba", "numba-shared", "keras", "keras-soft4", "keras-adagrad", "keras-heun",
+           "autodiff", "gensim")
+# numba-shared: HogBatch; the keras-* systems: the keras backend with another optimizer family
 MODES = ("sg-ns", "cbow-ns", "sg-hs", "cbow-hs")
 GPU_SYSTEMS = ("cuda", "cuda-batched")  # need a GPU (benchmarks/gpu.py runs them)
 BACKEND_OF = {"numba": "numba", "numba-shared": "numba", "keras": "keras", "keras-soft4": "keras",
-              "autodiff": "keras", "cuda": "cuda", "cuda-batched": "cuda"}
+              "keras-adagrad": "keras", "keras-heun": "keras", "autodiff": "keras",
+              "cuda": "cuda", "cuda-batched": "cuda"}
+SETTINGS_OF = {
+    "numba": dict(shared_negatives=False),  # word2vec's per-pair algorithm
+    "keras-soft4": dict(steps_per_update=4),  # soft batch: 4 batches' gradients, one update
+    "keras-adagrad": dict(optimizer="adagrad"),  # a one-gradient adaptive method
+    "keras-heun": dict(optimizer="heun"),  # a two-gradient Runge-Kutta method
+    "cuda-batched": dict(cuda_updates="batched"),
+}
+"""Each system's TrainConfig settings beyond its backend (the rest are TrainConfig's
+defaults: shared negatives, plain SGD, one batch an update, hogwild cuda updates)."""
 
 
 GENSIM_LINE_WORDS = 1_000
@@ -139,10 +150,7 @@ def run_one(system: str, corpus: str, params: dict, quality: bool, pair_sets: di
             extra = dict(model_class=AutodiffSkipGram,
                          optimizer_factory=lambda lr: keras.optimizers.SGD(lr))
         config = TrainConfig(**{k: v for k, v in params.items() if k in TrainConfig.field_names()},
-                             backend=BACKEND_OF[system],
-                             shared_negatives=system != "numba",
-                             steps_per_update=4 if system == "keras-soft4" else 1,
-                             cuda_updates="batched" if system == "cuda-batched" else "hogwild")
+                             backend=BACKEND_OF[system], **SETTINGS_OF.get(system, {}))
         vectors, summary = train(corpus, config, **extra)
         result.update(corpus_words=summary.corpus_words, vocab_size=summary.vocab_size,
                       train_seconds=summary.train_seconds, total_seconds=summary.total_seconds,

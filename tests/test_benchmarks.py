@@ -73,3 +73,35 @@ def test_the_sync_simulation_measures_each_run_against_its_own_one_worker_run():
     rows = [line for line in table(report, []).splitlines() if line.startswith("| 8 ")]
     assert [row.split(" | ")[8] for row in rows] == ["0.190 (-0.010)", "0.270 (-0.030)",
                                                      "0.260 (+0.010)"]
+
+
+def test_every_system_is_a_valid_training_configuration():
+    """Each of compare_gensim's systems asks TrainConfig for settings it accepts (an optimizer
+    that exists, a backend that takes it), so no benchmark run dies on its first system."""
+    from benchmarks.compare_gensim import BACKEND_OF, SETTINGS_OF, SYSTEMS
+    from w2v.config import TrainConfig
+
+    for system in SYSTEMS + ("cuda", "cuda-batched"):
+        if system == "gensim":
+            continue
+        config = TrainConfig(backend=BACKEND_OF[system], **SETTINGS_OF.get(system, {}))
+        assert config.validated() is config
+    assert set(SETTINGS_OF) <= set(BACKEND_OF)
+
+
+def test_results_say_the_date_and_the_commit_they_came_from(tmp_path):
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from benchmarks import write_results
+
+    write_results(str(tmp_path / "r"), "benchmarks.x", ["--a", "b c"], "table\n", {"n": 1})
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    made = json.loads((tmp_path / "r.json").read_text())["made"]
+    assert commit and f"at {commit}" in made
+    md = (tmp_path / "r.md").read_text().splitlines()
+    assert md[0] == "command: python -m benchmarks.x --a 'b c'"
+    assert md[2] == f"({made})"
