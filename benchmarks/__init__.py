@@ -17,13 +17,14 @@ def command_line(module: str, argv: list[str] | None = None) -> str:
 
 def provenance() -> str:
     """When and from what code a result came: the date and the commit of the checkout these
-    benchmarks ran from, marked when its tracked files had changes of their own."""
+    benchmarks ran from, marked when its tracked files outside benchmarks/results/ had
+    changes of their own (a run rewrites the results files it quotes; those do not count)."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True, timeout=10).stdout.strip()
         changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                  "--untracked-files=no"],
+                                  "--untracked-files=no", "--", ".", ":!benchmarks/results"],
                                  capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         commit, changed = "", ""

@@ -3,7 +3,7 @@
 # after the other, at one commit, on an otherwise idle machine. Each writes its own
 # benchmarks/results/NAME.{md,json}, headed by its command, the date and the commit.
 #
-#     benchmarks/performance.sh              # about 95 minutes on 2 cores
+#     benchmarks/performance.sh              # about 105 minutes on 2 cores
 #     benchmarks/performance.sh --dry-run    # print the commands only
 #
 # Needs ../shared (corpora/gut8.gz, corpora/dictionary-en.txt.gz, eval/EN-MEN-TR-3k.txt).
@@ -48,6 +48,12 @@ run python -m benchmarks.compare_gensim --corpus $DICTIONARY --rounds 3 --epochs
 run python -m benchmarks.roofline --corpus $GUT8 --words 2000000 --repeats 9 --out $OUT/roofline
 # Where the keras backend's epoch goes.
 run python -m benchmarks.keras_step --corpus $GUT8 --words 2000000 --rounds 3 --out $OUT/keras_step
+# The keras backend's quality on all of gut8 (one run each: against gensim's in gut8_numba and
+# gut8_cbow-ns; its speed is gut8_speed's, interleaved).
+run python -m benchmarks.compare_gensim --corpus $GUT8 --rounds 1 --epochs 5 --threads 2 \
+    --systems keras --pair-set $MEN --out $OUT/gut8_keras_sg-ns
+run python -m benchmarks.compare_gensim --corpus $GUT8 --rounds 1 --epochs 5 --threads 2 \
+    --mode cbow-ns --alpha 0.05 --systems keras --pair-set $MEN --out $OUT/gut8_keras_cbow-ns
 # The keras backend's other modes under XLA, on the slice.
 run python -m benchmarks.compare_gensim --corpus $GUT8 --max-words 2000000 --rounds 3 --epochs 1 \
     --threads 2 --quality-rounds 0 --mode cbow-ns --alpha 0.05 --systems keras,numba-shared,gensim \
