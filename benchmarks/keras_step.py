@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import publish
+from benchmarks import interleaved, publish, rates_table
 from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
 
 SPAN = 16  # steps a call, as the backend's STEPS_PER_SPAN
@@ -205,23 +205,21 @@ def main(argv=None):
         trained = {name: contexts.get(name, pairs) for name in probes}
         for run in probes.values():  # compile and warm each once, untimed
             run()
-        rates = {name: [] for name in probes}
-        for r in range(args.rounds):
-            for name, run in probes.items():
+        def timed(name, run):
+            def rate():
                 tick = time.perf_counter()
                 run()
-                rates[name].append(trained[name] / (time.perf_counter() - tick))
-                print(f"round {r + 1} {name}: {rates[name][-1]:,.0f} pairs/s", flush=True)
+                return trained[name] / (time.perf_counter() - tick)
+            return rate
+
+        rates = interleaved({name: timed(name, run) for name, run in probes.items()},
+                            args.rounds)
         median = {name: statistics.median(v) for name, v in rates.items()}
     lines = [f"The keras backend's epoch taken apart: {Path(args.corpus).name}, first "
              f"{args.words:,} words, one epoch's {pairs:,} skip-gram pairs held in memory, "
              f"batches of {b:,}, {SPAN} steps a call, 2 threads; median of {args.rounds} "
              f"interleaved rounds.", "",
-             "| run | pairs/s | per round | × bare step |", "|---|---|---|---|"]
-    for name, values in rates.items():
-        lines.append(f"| {name} | {median[name]:,.0f} | "
-                     + " / ".join(f"{v / 1e6:.2f}M" for v in values)
-                     + f" | {median[name] / median['bare step']:.2f} |")
+             *rates_table(rates, "bare step", "bare step")]
     publish(lines, args.out, "benchmarks.keras_step", argv,
             {"pairs": pairs, "rounds": rates, "median": median})
 

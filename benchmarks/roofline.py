@@ -79,18 +79,29 @@ def frequencies(counts: np.ndarray, rows: int, sample: float):
     return kept / kept.sum(), noise / noise.sum()
 
 
+def remapped(ids: np.ndarray, hot: int, first: int) -> np.ndarray:
+    """int32 ids with each id below `hot` moved to row first + id (a thread's own copy of the
+    hot rows, which begins at row `first`), the rest unchanged."""
+    return np.where(ids < hot, ids + first, ids).astype(np.int32)
+
+
 def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, noise,
-          repeats: int = 3, own_tables: bool = False) -> float:
+          repeats: int = 3, own_tables: bool = False, hot: int = 0) -> float:
     """Pairs/s: the best of `repeats` timed passes over `pairs` pre-drawn pairs; with
     own_tables, each thread trains a copy of its own (no row is shared: what the machine
-    gives the work without any contention between the threads)."""
+    gives the work without any contention between the threads); with `hot`, each thread
+    has a copy of its own of the `hot` most frequent rows (rows 0..hot-1) of both tables,
+    past the shared rows (its ids remapped beforehand: benchmarks/hot_rows.py)."""
     rng = np.random.default_rng(1)
     centers = rng.choice(rows, pairs, p=kept).astype(np.int32)
     contexts = rng.choice(rows, pairs, p=kept).astype(np.int32)
     negatives = rng.choice(rows, (pairs, negative), p=noise).astype(np.int32)
-    input_vectors = ((rng.random((rows, dim), dtype=np.float32) - 0.5) / dim)
-    output_vectors = np.zeros((rows, dim), dtype=np.float32)
+    total = rows + threads * hot
+    input_vectors = ((rng.random((total, dim), dtype=np.float32) - 0.5) / dim)
+    output_vectors = np.zeros((total, dim), dtype=np.float32)
     spans = [slice(p[0], p[-1] + 1) for p in np.array_split(np.arange(pairs), threads)]
+    shares = [[remapped(ids[span], hot, rows + t * hot) if hot else ids[span]
+               for ids in (centers, contexts, negatives)] for t, span in enumerate(spans)]
     tables = [(input_vectors.copy(), output_vectors.copy()) if own_tables else
               (input_vectors, output_vectors) for _ in spans]
     sgns_pairs(centers[:10], contexts[:10], negatives[:10], input_vectors, output_vectors, 0.025)
@@ -98,9 +109,7 @@ def probe(rows: int, dim: int, negative: int, pairs: int, threads: int, kept, no
     with ThreadPoolExecutor(threads) as pool:
         for _ in range(repeats):
             tick = time.perf_counter()
-            list(pool.map(lambda t: sgns_pairs(centers[spans[t]], contexts[spans[t]],
-                                               negatives[spans[t]], *tables[t], 0.025),
-                          range(threads)))
+            list(pool.map(lambda t: sgns_pairs(*shares[t], *tables[t], 0.025), range(threads)))
             best = max(best, pairs / (time.perf_counter() - tick))
     return best
 

@@ -110,7 +110,7 @@ def test_results_say_the_date_and_the_commit_they_came_from(tmp_path):
 def test_the_hot_rows_probe_gives_each_thread_rows_no_other_thread_writes():
     import numpy as np
 
-    from benchmarks.hot_rows import hot_rows_probe, remapped
+    from benchmarks.roofline import probe, remapped
 
     ids = np.array([[0, 5], [2, 9]], dtype=np.int32)
     assert remapped(ids, 3, 10).tolist() == [[10, 5], [12, 9]]  # hot rows 0-2 at 10-12
@@ -119,4 +119,4 @@ def test_the_hot_rows_probe_gives_each_thread_rows_no_other_thread_writes():
     thread_rows = [set(remapped(np.arange(rows), hot, rows + t * hot)) for t in range(threads)]
     assert thread_rows[0] & thread_rows[1] == set(range(hot, rows))  # only cold rows shared
     kept = np.full(rows, 1 / rows)
-    assert hot_rows_probe(rows, hot, threads, 1000, kept, kept, repeats=1, dim=8) > 0
+    assert probe(rows, 8, 5, 1000, threads, kept, kept, repeats=1, hot=hot) > 0
