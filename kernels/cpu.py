@@ -13,6 +13,7 @@ enough for sampling (it passes BigCrush but for the lowest bits, which `below` n
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -290,18 +291,103 @@ def fill_targets(word, negative, noise_state, accept, alias, tree, node_base, ta
     return t
 
 
+class Rows(NamedTuple):
+    """A table as one thread steps it: the rows of `shared` ((R, d) float32, the table the
+    threads share), except its first `hot` rows and its rows from `first_node` on, which
+    the thread steps in `private` instead: (P, d) float32, those rows in that order
+    (P = hot + R − first_node), added into shared now and then (`merge_private`). merged:
+    (P, d) float32, private as of the last merge. One thread, or the unfused reference
+    path: nothing private (`shared_rows`), and every row is the shared one (`slot`)."""
+    shared: np.ndarray
+    private: np.ndarray
+    merged: np.ndarray
+    hot: int
+    first_node: int
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def shared_rows(table):
+    """`table` ((R, d) float32) as a Rows with no private rows."""
+    return Rows(table, table[:0], table[:0], 0, table.shape[0])
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def private_rows(table, hot, first_node):
+    """`table` as a Rows whose first `hot` rows and rows from `first_node` on are stepped
+    in a copy of this thread's own (0 <= hot <= first_node <= R)."""
+    private = np.empty((hot + table.shape[0] - first_node, table.shape[1]), dtype=np.float32)
+    private[:hot] = table[:hot]
+    private[hot:] = table[first_node:]
+    return Rows(table, private, private.copy(), hot, first_node)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def thread_rows(input_vectors, output_vectors, node_base, negative, hot_words, private_nodes):
+    """The (input, output) Rows of a thread that shares the tables with others.
+
+    Private, in each: the `hot_words` most frequent words' rows (ids 0..; the input rows,
+    and the output rows when negative sampling steps them: the noise words), and the
+    tree's top `private_nodes` inner nodes, the last rows of output_vectors (the root
+    last). Rows every thread steps many times a millisecond are where threads fight over
+    cache lines; each stepping its own copy, merged every few thousand predictions, they
+    do not. On the tree's nodes: 2 threads on CBOW-HS made 1.41x one thread's words/s
+    before, 1.79x with the top 255 nodes private, merged every 1,024 (gut8's first 2.1M
+    words, median of 5 rounds in one process); on the hot words, w2v/backends/
+    numba_backend.py's MERGE_EVERY. hot_words = private_nodes = 0: nothing private."""
+    n_words = input_vectors.shape[0]
+    hot_in = min(hot_words, n_words)
+    hot_out = hot_in if negative > 0 else 0
+    top = min(private_nodes, output_vectors.shape[0] - node_base)
+    return (private_rows(input_vectors, hot_in, n_words),
+            private_rows(output_vectors, hot_out, output_vectors.shape[0] - top))
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def slot(hot, first_node, t):
+    """Where a thread steps row t of a Rows' table (given its `hot` and `first_node`):
+    (True, the row's index in private) or (False, t, its index in shared). Scalars only: a kernel then takes the row
+    as `private[i] if in_private else shared[i]` in its own body, with the Rows' arrays
+    unpacked there once. A helper that returned the view (or took the arrays and chose
+    between them) made numba count references on every row (an atomic increment of the
+    shared table's count, which two threads then fight over): the skip-gram kernel ran
+    at 0.69 of its speed on one thread."""
+    if t < hot:
+        return True, t
+    if t >= first_node:
+        return True, hot + t - first_node
+    return False, t
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
+def merge_private(rows):
+    """Adds each private row's change since the last merge (private − merged) to its shared
+    row, then takes the shared row, which holds the other threads' merged changes too, as
+    the new private and merged copies. A kernel merges every `merge_every` predictions
+    (counting down `until_merge`) and at its end."""
+    for j in range(rows.private.shape[0]):
+        t = j if j < rows.hot else rows.first_node + j - rows.hot
+        shared = rows.shared[t]
+        private, merged = rows.private[j], rows.merged[j]
+        for x in range(shared.shape[0]):
+            value = shared[x] + (private[x] - merged[x])
+            shared[x] = value
+            private[x] = value
+            merged[x] = value
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, steps):
+def head_update_cpu(h, grad, targets, labels, repeatable, lr, outputs, steps):
     """One SGD step of w2v.heads' binary log-loss for one input vector, in place.
 
     h: (d,) float32, the input vector (a row of the input table, or CBOW's mean); grad: (d,)
     float32, to which −lr · ∂loss/∂h is added (the caller zeroes it); targets: (T,) int32
-    rows of output_vectors; labels: (T,) float32 (1 or 0); repeatable: how many leading
-    targets may repeat (the noise words: the tree's nodes never do); steps: (>= T,) float32
-    scratch. Every score is taken
-    at the rows as they were before the step, then the rows move (a target listed twice
-    gets both updates). Returns the loss.
+    rows of `outputs` (a Rows); labels: (T,) float32 (1 or 0); repeatable: how many
+    leading targets may repeat (the noise words: the tree's nodes never do); steps:
+    (>= T,) float32 scratch. Every score is taken at the rows as they were before the
+    step, then the rows move (a target listed twice gets both updates). Returns the loss.
     """
+    shared, private, hot, first_node = outputs.shared, outputs.private, outputs.hot, \
+        outputs.first_node
     n_targets = targets.shape[0]
     loss = 0.0
     repeated = False
@@ -310,115 +396,40 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, st
         if k < repeatable:
             for m in range(k):
                 repeated |= targets[m] == t
-        term, steps[k] = sgns_term_cpu(dot(h, output_vectors[t]), labels[k] > 0.5, lr)
+        in_private, i = slot(hot, first_node, t)
+        target = private[i] if in_private else shared[i]
+        term, steps[k] = sgns_term_cpu(dot(h, target), labels[k] > 0.5, lr)
         loss += term
     if repeated:  # a row listed twice: all gradients first, then all updates
         for k in range(n_targets):
-            axpy(steps[k], output_vectors[targets[k]], grad)
+            in_private, i = slot(hot, first_node, targets[k])
+            axpy(steps[k], private[i] if in_private else shared[i], grad)
         for k in range(n_targets):
-            axpy(steps[k], h, output_vectors[targets[k]])
+            in_private, i = slot(hot, first_node, targets[k])
+            axpy(steps[k], h, private[i] if in_private else shared[i])
     else:  # the common case: each row read, then moved
         for k in range(n_targets):
-            read_and_step(steps[k], output_vectors[targets[k]], h, grad)
+            in_private, i = slot(hot, first_node, targets[k])
+            read_and_step(steps[k], private[i] if in_private else shared[i], h, grad)
     return loss
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def private_rows(output_vectors, node_base, private_nodes):
-    """A thread's copy of the tree's top `private_nodes` inner nodes, the last rows of
-    output_vectors (the root last): (first_private, private (P, d) float32, merged (P, d)
-    float32, private as of the last merge). No tree (the table holds node_base word rows
-    and nothing after them) or private_nodes = 0: first_private = len(output_vectors) and
-    no rows: the noise words' rows are never private.
-
-    Every prediction steps the root, half of them its children, and so on. Threads
-    stepping the same rows at once fight over their cache lines; each stepping its own
-    copy, merged every thousand predictions or so (`merge_private_rows`), they do not.
-    2 threads on CBOW-HS made 1.41x one thread's words/s before, 1.79x with the top 255
-    nodes private (gut8's first 2.1M words, median of 5 rounds in one process)."""
-    nodes = output_vectors.shape[0] - node_base
-    first_private = output_vectors.shape[0] - min(private_nodes, nodes)
-    private = output_vectors[first_private:].copy()
-    return first_private, private, private.copy()
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def private_run(targets, first_private):
-    """The targets at rows >= first_private, as (a, b): targets[a:b], rebased in place to
-    rows of the private copy. A word's path runs from the root down and the nodes' rows
-    fall along it, so they are one run; the noise words' rows are all below it."""
-    n = targets.shape[0]
-    a = 0
-    while a < n and targets[a] < first_private:
-        a += 1
-    b = a
-    while b < n and targets[b] >= first_private:
-        targets[b] -= first_private
-        b += 1
-    return a, b
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def head_update_private(h, grad, targets, labels, repeatable, lr, output_vectors, private,
-                        first_private, steps):
-    """`head_update_cpu`, with the targets at rows >= first_private stepped in `private`,
-    this thread's copy of output_vectors[first_private:] (`private_rows`), instead of the
-    shared rows. With first_private = len(output_vectors) this is head_update_cpu, bit for
-    bit; with private rows, the same updates in the same order, every score at the old
-    rows."""
-    if first_private == output_vectors.shape[0]:
-        return head_update_cpu(h, grad, targets, labels, repeatable, lr, output_vectors, steps)
-    a, b = private_run(targets, first_private)
-    loss = head_update_cpu(h, grad, targets[:a], labels[:a], repeatable, lr, output_vectors,
-                           steps)
-    if b > a:
-        loss += head_update_cpu(h, grad, targets[a:b], labels[a:b], 0, lr, private, steps)
-        loss += head_update_cpu(h, grad, targets[b:], labels[b:], 0, lr, output_vectors,
-                                steps)
-    return loss
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def merge_private_rows(output_vectors, private, merged, first_private):
-    """Adds each private row's change since the last merge (private − merged, (P, d)
-    float32) to its shared row output_vectors[first_private + j], then takes the shared
-    row, which holds the other threads' merged changes too, as the new private and merged
-    copies."""
-    for j in range(private.shape[0]):
-        shared = output_vectors[first_private + j]
-        for x in range(shared.shape[0]):
-            value = shared[x] + (private[j, x] - merged[j, x])
-            shared[x] = value
-            private[j, x] = value
-            merged[j, x] = value
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def merge_when_due(until_merge, merge_every, output_vectors, private, merged, first_private):
-    """Counts one prediction off `until_merge` and, at zero, merges the private rows
-    (`merge_private_rows`) and starts again from merge_every; returns the new count."""
-    until_merge -= 1
-    if until_merge == 0:
-        merge_private_rows(output_vectors, private, merged, first_private)
-        return merge_every
-    return until_merge
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def sgns_update_cpu(center, targets, labels, repeatable, lr, input_vectors, output_vectors,
-                    private, first_private, scratch):
+def sgns_update_cpu(center, targets, labels, repeatable, lr, inputs, outputs, scratch):
     """One SGD step for one (input word, targets) example, in place; returns its loss.
 
-    center: int, the input row; targets, labels, repeatable: as `head_update_cpu`; private,
-    first_private: as `head_update_private`; scratch: (d + T,) float32. Exactly w2v.heads
-    on a batch of one (negative sampling: w2v.sgns).
+    center: int, the input row; targets, labels, repeatable: as `head_update_cpu`; inputs,
+    outputs: the tables as Rows; scratch: (d + T,) float32. Exactly w2v.heads on a batch
+    of one (negative sampling: w2v.sgns).
     """
-    dim = input_vectors.shape[1]
+    shared, private = inputs.shared, inputs.private
+    in_private, i = slot(inputs.hot, inputs.first_node, center)
+    h = private[i] if in_private else shared[i]
+    dim = h.shape[0]
     grad = scratch[:dim]
     grad[:] = 0.0
-    loss = head_update_private(input_vectors[center], grad, targets, labels, repeatable, lr,
-                               output_vectors, private, first_private, scratch[dim:])
-    axpy(1.0, grad, input_vectors[center])
+    loss = head_update_cpu(h, grad, targets, labels, repeatable, lr, outputs, scratch[dim:])
+    axpy(1.0, grad, h)
     return loss
 
 
@@ -434,19 +445,18 @@ def sgns_examples_cpu(examples, lr_start, lr_end, input_vectors, output_vectors)
     labels = np.zeros(n_targets, dtype=np.float32)
     labels[0] = 1.0
     n = examples.shape[0]
-    no_rows = output_vectors[:0]
+    inputs, outputs = shared_rows(input_vectors), shared_rows(output_vectors)
     loss = 0.0
     for i in range(n):
         lr = lr_start + (lr_end - lr_start) * (i / n)
         loss += sgns_update_cpu(examples[i, 0], examples[i, 1:], labels, n_targets, lr,
-                                input_vectors, output_vectors, no_rows,
-                                output_vectors.shape[0], scratch)
+                                inputs, outputs, scratch)
     return loss
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
-                   output_vectors, lr_start, lr_end, pair_state, noise_state,
+                   output_vectors, lr_start, lr_end, pair_state, noise_state, hot_words=0,
                    private_nodes=0, merge_every=1024):
     """The fused skip-gram trainer, per pair: subsample, windows, targets and SGD updates in
     one pass.
@@ -462,10 +472,10 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
     `skipgram_pairs_cpu` + `fill_examples_cpu` draw from the same streams, so it trains on
     the same examples as the batch path. Returns (pairs, loss sum).
 
-    private_nodes: when threads share the tables, each call steps the tree's top
-    `private_nodes` inner nodes in a copy of its own (`private_rows`), merged every
-    `merge_every` center words and at its end; 0 (one thread) steps the shared rows
-    directly, exactly w2v.heads.
+    hot_words, private_nodes: when threads share the tables, each call steps the most
+    frequent words' rows and the tree's top inner nodes in copies of its own
+    (`thread_rows`), merged every `merge_every` center words and at its end; 0 and 0 (one
+    thread) step the shared rows directly, exactly w2v.heads.
     """
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
@@ -474,7 +484,8 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
     most = targets.shape[0]
     scratch = np.empty(input_vectors.shape[1] + most, dtype=np.float32)
     repeatable = 1 + negative if negative > 0 else 0
-    first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
+    inputs, outputs = thread_rows(input_vectors, output_vectors, node_base, negative,
+                                  hot_words, private_nodes)
     until_merge = merge_every
     n_pairs = 0
     loss = 0.0
@@ -491,85 +502,68 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
                 t = fill_targets(kept[j], negative, noise_state, accept, alias, tree,
                                  node_base, targets, labels)
                 loss += sgns_update_cpu(kept[i], targets[:t], labels[:t], repeatable, lr,
-                                        input_vectors, output_vectors, private, first_private,
-                                        scratch)
+                                        inputs, outputs, scratch)
                 n_pairs += 1
-            until_merge = merge_when_due(until_merge, merge_every, output_vectors, private,
-                                         merged, first_private)
+            until_merge -= 1
+            if until_merge == 0:
+                merge_private(inputs)
+                merge_private(outputs)
+                until_merge = merge_every
         start = end
-    merge_private_rows(output_vectors, private, merged, first_private)
+    merge_private(inputs)
+    merge_private(outputs)
     return n_pairs, loss
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def window_scores(inputs, targets, labels, lr, input_vectors, table, steps, k0):
-    """steps[a, k0 + k]: the step of input a against target k (rows of `table`), every
-    score at the old rows; returns the summed loss."""
-    loss = 0.0
-    for a in range(inputs.shape[0]):
-        row = input_vectors[inputs[a]]
-        for k in range(targets.shape[0]):
-            term, steps[a, k0 + k] = sgns_term_cpu(dot(row, table[targets[k]]),
-                                                   labels[k] > 0.5, lr)
-            loss += term
-    return loss
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def window_gradients(m, targets, table, steps, k0, grads):
-    """grads[a] += Σ_k steps[a, k0 + k] · table[targets[k]] for the m inputs."""
-    for a in range(m):
-        for k in range(targets.shape[0]):
-            axpy(steps[a, k0 + k], table[targets[k]], grads[a])
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
-def window_target_steps(inputs, targets, input_vectors, table, steps, k0):
-    """table[targets[k]] += Σ_a steps[a, k0 + k] · input a's row."""
-    for k in range(targets.shape[0]):
-        target = table[targets[k]]
-        for a in range(inputs.shape[0]):
-            axpy(steps[a, k0 + k], input_vectors[inputs[a]], target)
-
-
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def sgns_window_update_cpu(inputs, targets, labels, lr, input_vectors, output_vectors, private,
-                           first_private, steps, grads):
+def sgns_window_update_cpu(contexts, targets, labels, lr, inputs, outputs, steps, grads):
     """One SGD step on a window: every input row against the same targets (HogBatch).
 
-    inputs: (m,) int32, the window's context words (input rows); targets: (T,) int32 rows of
-    output_vectors shared by the window, labels (T,) float32 their labels; private,
-    first_private: as `head_update_private` (the rows >= first_private are stepped in
-    private); steps: (>= m, >= T) float32 and grads: (>= m, d) float32 scratch. Exactly
-    w2v.heads on the batch of m examples (inputs[a], targets) with its gradients
+    contexts: (m,) int32, the window's context words (rows of `inputs`, a Rows); targets:
+    (T,) int32 rows of `outputs` (a Rows) shared by the window, labels (T,) float32 their
+    labels; steps: (>= m, >= T) float32 and grads: (>= m, d) float32 scratch. Exactly
+    w2v.heads on the batch of m examples (contexts[a], targets) with its gradients
     scatter-added: all taken at the old rows, then applied. Each target row is read once
     per window instead of once per pair: that is the saving (Ji et al. 2016). Returns the
     summed loss.
     """
-    m = inputs.shape[0]
-    a, b = private_run(targets, first_private)
-    loss = window_scores(inputs, targets[:a], labels[:a], lr, input_vectors, output_vectors,
-                         steps, 0)
-    loss += window_scores(inputs, targets[a:b], labels[a:b], lr, input_vectors, private,
-                          steps, a)
-    loss += window_scores(inputs, targets[b:], labels[b:], lr, input_vectors, output_vectors,
-                          steps, b)
+    in_shared, in_private_rows, in_hot, in_first = inputs.shared, inputs.private, \
+        inputs.hot, inputs.first_node
+    shared, private, hot, first_node = outputs.shared, outputs.private, outputs.hot, \
+        outputs.first_node
+    m = contexts.shape[0]
+    n_targets = targets.shape[0]
+    loss = 0.0
+    for a in range(m):
+        in_private, i = slot(in_hot, in_first, contexts[a])
+        h = in_private_rows[i] if in_private else in_shared[i]
+        for k in range(n_targets):
+            out_private, j = slot(hot, first_node, targets[k])
+            target = private[j] if out_private else shared[j]
+            term, steps[a, k] = sgns_term_cpu(dot(h, target), labels[k] > 0.5, lr)
+            loss += term
     grads[:m] = 0.0
-    window_gradients(m, targets[:a], output_vectors, steps, 0, grads)
-    window_gradients(m, targets[a:b], private, steps, a, grads)
-    window_gradients(m, targets[b:], output_vectors, steps, b, grads)
-    window_target_steps(inputs, targets[:a], input_vectors, output_vectors, steps, 0)
-    window_target_steps(inputs, targets[a:b], input_vectors, private, steps, a)
-    window_target_steps(inputs, targets[b:], input_vectors, output_vectors, steps, b)
-    for k in range(m):
-        axpy(1.0, grads[k], input_vectors[inputs[k]])
+    for k in range(n_targets):  # grads[a] += Σ_k steps[a, k] · target k, k in order
+        out_private, j = slot(hot, first_node, targets[k])
+        target = private[j] if out_private else shared[j]
+        for a in range(m):
+            axpy(steps[a, k], target, grads[a])
+    for k in range(n_targets):  # target k += Σ_a steps[a, k] · input a
+        out_private, j = slot(hot, first_node, targets[k])
+        target = private[j] if out_private else shared[j]
+        for a in range(m):
+            in_private, i = slot(in_hot, in_first, contexts[a])
+            axpy(steps[a, k], in_private_rows[i] if in_private else in_shared[i], target)
+    for a in range(m):
+        in_private, i = slot(in_hot, in_first, contexts[a])
+        axpy(1.0, grads[a], in_private_rows[i] if in_private else in_shared[i])
     return loss
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative, input_vectors,
                            output_vectors, lr_start, lr_end, pair_state, noise_state,
-                           private_nodes=0, merge_every=1024):
+                           hot_words=0, private_nodes=0, merge_every=1024):
     """The fused skip-gram trainer with targets shared across each window (HogBatch).
 
     Same arguments and streams as `sgns_train_cpu`. For each kept center word: draw the
@@ -577,18 +571,19 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
     and K noise words ≠ center; the center's path) for all of them, and step once
     (`sgns_window_update_cpu`). The same (input, output) pairs as word2vec's skip-gram
     (the context word's input row predicts the center), K negatives per pair, but one draw
-    of negatives per window. Returns (pairs, loss sum). private_nodes, merge_every: as
-    `sgns_train_cpu`.
+    of negatives per window. Returns (pairs, loss sum). hot_words, private_nodes,
+    merge_every: as `sgns_train_cpu`.
     """
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
     node_base = keep_prob.shape[0]
     kept, targets, labels = head_buffers(n_ids, negative, tree)
     most = targets.shape[0]
-    inputs = np.empty(2 * window, dtype=np.int32)
+    contexts = np.empty(2 * window, dtype=np.int32)
     steps = np.empty((2 * window, most), dtype=np.float32)
     grads = np.empty((2 * window, input_vectors.shape[1]), dtype=np.float32)
-    first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
+    inputs, outputs = thread_rows(input_vectors, output_vectors, node_base, negative,
+                                  hot_words, private_nodes)
     until_merge = merge_every
     n_pairs = 0
     loss = 0.0
@@ -602,27 +597,30 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
             m = 0
             for j in range(lo, hi):
                 if j != i:
-                    inputs[m] = kept[j]
+                    contexts[m] = kept[j]
                     m += 1
             if m == 0:
                 continue
             t = fill_targets(kept[i], negative, noise_state, accept, alias, tree, node_base,
                              targets, labels)
-            loss += sgns_window_update_cpu(inputs[:m], targets[:t], labels[:t], lr,
-                                           input_vectors, output_vectors, private,
-                                           first_private, steps, grads)
+            loss += sgns_window_update_cpu(contexts[:m], targets[:t], labels[:t], lr, inputs,
+                                           outputs, steps, grads)
             n_pairs += m
-            until_merge = merge_when_due(until_merge, merge_every, output_vectors, private,
-                                         merged, first_private)
+            until_merge -= 1
+            if until_merge == 0:
+                merge_private(inputs)
+                merge_private(outputs)
+                until_merge = merge_every
         start = end
-    merge_private_rows(output_vectors, private, merged, first_private)
+    merge_private(inputs)
+    merge_private(outputs)
     return n_pairs, loss
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
 def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_mean,
                    input_vectors, output_vectors, lr_start, lr_end, pair_state, noise_state,
-                   private_nodes=0, merge_every=1024):
+                   hot_words=0, private_nodes=0, merge_every=1024):
     """The fused CBOW trainer: subsample, windows, targets and SGD updates in one pass.
 
     Same arguments and streams as `sgns_train_cpu`, and cbow_mean: the input is the mean of
@@ -633,8 +631,8 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     word2vec.c's and gensim's rule (w2v.heads.cbow_step_scale). Returns (predictions, loss
     sum): one prediction per center trained.
 
-    private_nodes, merge_every: as `sgns_train_cpu`, merging every `merge_every`
-    predictions.
+    hot_words, private_nodes, merge_every: as `sgns_train_cpu`, merging every
+    `merge_every` predictions.
     """
     keep_prob, accept, alias = sampling
     n_ids = ids.shape[0]
@@ -646,7 +644,10 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     h = np.empty(dim, dtype=np.float32)
     grad = np.empty(dim, dtype=np.float32)
     repeatable = 1 + negative if negative > 0 else 0
-    first_private, private, merged = private_rows(output_vectors, node_base, private_nodes)
+    inputs, outputs = thread_rows(input_vectors, output_vectors, node_base, negative,
+                                  hot_words, private_nodes)
+    in_shared, in_private_rows, in_hot, in_first = inputs.shared, inputs.private, \
+        inputs.hot, inputs.first_node
     until_merge = merge_every
     predictions = 0
     loss = 0.0
@@ -663,22 +664,28 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
             h[:] = 0.0
             for c in range(lo, hi):
                 if c != i:
-                    axpy(1.0, input_vectors[kept[c]], h)
+                    in_private, r = slot(in_hot, in_first, kept[c])
+                    axpy(1.0, in_private_rows[r] if in_private else in_shared[r], h)
             if cbow_mean:
                 h *= np.float32(1.0 / m)
             t = fill_targets(kept[i], negative, noise_state, accept, alias, tree, node_base,
                              targets, labels)
             grad[:] = 0.0
-            loss += head_update_private(h, grad, targets[:t], labels[:t], repeatable, lr,
-                                        output_vectors, private, first_private, steps)
+            loss += head_update_cpu(h, grad, targets[:t], labels[:t], repeatable, lr, outputs,
+                                    steps)
             for c in range(lo, hi):
                 if c != i:
-                    axpy(1.0, grad, input_vectors[kept[c]])
+                    in_private, r = slot(in_hot, in_first, kept[c])
+                    axpy(1.0, grad, in_private_rows[r] if in_private else in_shared[r])
             predictions += 1
-            until_merge = merge_when_due(until_merge, merge_every, output_vectors, private,
-                                         merged, first_private)
+            until_merge -= 1
+            if until_merge == 0:
+                merge_private(inputs)
+                merge_private(outputs)
+                until_merge = merge_every
         start = end
-    merge_private_rows(output_vectors, private, merged, first_private)
+    merge_private(inputs)
+    merge_private(outputs)
     return predictions, loss
 
 

@@ -252,26 +252,34 @@ def test_every_fused_kernel_equals_the_reference_window_by_window(planted, mode,
     np.testing.assert_allclose(got_out, w_out, atol=1e-5)
 
 
-def test_only_tree_nodes_are_ever_private():
-    """Without a tree the output table is the words' rows alone: none becomes private."""
-    from w2v.kernels.cpu import private_rows
+def test_thread_rows_are_the_hot_words_and_the_top_nodes():
+    """A thread's private rows: the most frequent words' (input rows; output rows only
+    under negative sampling) and the tree's top nodes, each capped at what the table has."""
+    from w2v.kernels.cpu import thread_rows
 
+    inputs = np.zeros((50, 4), np.float32)
     words, nodes = np.zeros((50, 4), np.float32), np.ones((49, 4), np.float32)
-    first, private, _ = private_rows(words, 50, 255)
-    assert (first, len(private)) == (50, 0)
-    first, private, _ = private_rows(np.vstack([words, nodes]), 50, 10)
-    assert (first, len(private)) == (89, 10)
-    first, private, _ = private_rows(np.vstack([words, nodes]), 50, 255)
-    assert (first, len(private)) == (50, 49)
+    tree = np.vstack([words, nodes])
+
+    def private(input_rows, output_rows, negative, hot, top):
+        got = thread_rows(input_rows, output_rows, 50, negative, hot, top)
+        return [(rows.hot, rows.first_node, len(rows.private)) for rows in got]
+
+    assert private(inputs, words, 5, 0, 255) == [(0, 50, 0), (0, 50, 0)]
+    assert private(inputs, words, 5, 10, 255) == [(10, 50, 10), (10, 50, 10)]
+    assert private(inputs, tree, 0, 10, 10) == [(10, 50, 10), (0, 89, 10)]
+    assert private(inputs, tree, 5, 80, 255) == [(50, 50, 50), (50, 50, 99)]
 
 
-@pytest.mark.parametrize("private_nodes", [1, 7, 10_000])
+@pytest.mark.parametrize("hot_words,private_nodes", [(0, 1), (0, 7), (0, 10_000), (3, 0),
+                                                     (40, 7), (10_000, 10_000)])
 @pytest.mark.parametrize("negative", [0, 3])
 @pytest.mark.parametrize("mode", ["pairs", "windows", "cbow"])
-def test_private_top_nodes_train_what_the_shared_rows_would(planted, mode, private_nodes,
-                                                            negative):
-    """A thread stepping the tree's top nodes in its own copy, merged every so many
-    predictions, trains what the shared rows would: on one thread, to rounding."""
+def test_private_rows_train_what_the_shared_rows_would(planted, mode, hot_words, private_nodes,
+                                                      negative):
+    """A thread stepping the hot words' rows and the tree's top nodes in its own copies,
+    merged every so many predictions, trains what the shared rows would: on one thread, to
+    rounding."""
     from w2v.kernels.cpu import cbow_train_cpu
 
     vocab, b = planted
@@ -282,13 +290,14 @@ def test_private_top_nodes_train_what_the_shared_rows_would(planted, mode, priva
     ids, ends = b.encoded.chunk(0)
     tree_arrays = (tree.codes, tree.points, tree.offsets)
     streams = seed_state(21), seed_state(22)
+    private = hot_words, private_nodes, 100
     if mode == "cbow":
         n, _ = cbow_train_cpu(ids, ends, b.sampling, tree_arrays, 3, negative, True, got_in,
-                              got_out, 0.05, 0.05, *streams, private_nodes, 100)
+                              got_out, 0.05, 0.05, *streams, *private)
     else:
         kernel = sgns_train_cpu if mode == "pairs" else sgns_train_windows_cpu
         n, _ = kernel(ids, ends, b.sampling, tree_arrays, 3, negative, got_in, got_out, 0.05,
-                      0.05, *streams, private_nodes, 100)
+                      0.05, *streams, *private)
     assert n > 300  # merged mid-chunk as well as at its end
     replay(b, ids, ends, tree, negative, mode, w_in, w_out, 0.05, cbow_mean=True)
     np.testing.assert_allclose(got_in, w_in, atol=1e-5)

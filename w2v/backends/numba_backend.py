@@ -20,9 +20,23 @@ from w2v.config import TrainConfig
 from w2v.kernels.cpu import cbow_train_cpu, sgns_train_cpu, sgns_train_windows_cpu
 
 
+PRIVATE_HOT_WORDS = 1000
+"""The most frequent words whose rows (input, and output under negative sampling) each of
+several threads steps in a copy of its own (kernels/cpu.py's `thread_rows`)."""
 PRIVATE_TREE_NODES = 255
-"""The top inner nodes of the tree that each of several threads steps in a copy of its own
-(kernels/cpu.py's `head_update_private`): the rows every prediction touches."""
+"""The top inner nodes of the tree that each of several threads steps in a copy of its own:
+the rows every prediction touches."""
+MERGE_EVERY = 4096
+"""Predictions between two merges of a thread's private rows into the shared tables.
+
+Two threads, default skip-gram, gut8's first 2M words, one epoch in process, interleaved
+rounds (2026-11-30). This machine's two threads run in one of two phases, which change
+from minute to minute (README, "Two threads, two speeds"). Against nothing private:
+- 1,000 hot words merged every 4,096: 1.18x in the slow phase (1,177k against 987k
+  words/s), 0.97x in the fast one (1,476k against 1,520k);
+- merged every 1,024: 1.17x slow, 0.95x fast;
+- 100 hot words: 1.09x slow, 0.96x fast;
+- the whole tables private: 1,300-1,340k in either phase, its merges the cost."""
 
 
 def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatches,
@@ -40,14 +54,15 @@ def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatch
     bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
     sentence_bounds = [0, *cuts.tolist(), len(ends)]
     step = (lr_end - lr_begin) / max(len(ids), 1)
-    private_nodes = PRIVATE_TREE_NODES if threads > 1 else 0  # one thread: the shared rows
+    private = ((PRIVATE_HOT_WORDS, PRIVATE_TREE_NODES, MERGE_EVERY) if threads > 1
+               else (0, 0, MERGE_EVERY))  # one thread: the shared rows
 
     def run(t):
         a, b = bounds[t], bounds[t + 1]
         s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
         return kernel(ids[a:b], ends[s0:s1] - a, batches, input_vectors, output_vectors,
                       lr_begin + step * a, lr_begin + step * b, streams[t, 0:1],
-                      streams[t, 1:2], private_nodes)
+                      streams[t, 1:2], *private)
 
     results = list(pool.map(run, range(threads))) if threads > 1 else [run(0)]
     return Trained(sum(n for n, _ in results), sum(loss for _, loss in results))
@@ -55,22 +70,24 @@ def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatch
 
 def chunk_kernel(config: TrainConfig):
     """The fused kernel `config` asks for, as kernel(ids, ends, batches, input_vectors,
-    output_vectors, lr_begin, lr_end, pair_state, noise_state, private_nodes) ->
-    (predictions, loss sum): CBOW, or skip-gram with targets shared per window (HogBatch)
-    or drawn per pair. private_nodes: the tree's top nodes stepped in a thread's own copy
-    (kernels/cpu.py's `private_rows`; 0 on one thread)."""
+    output_vectors, lr_begin, lr_end, pair_state, noise_state, hot_words, private_nodes,
+    merge_every) -> (predictions, loss sum): CBOW, or skip-gram with targets shared per
+    window (HogBatch) or drawn per pair. hot_words, private_nodes: the most frequent words'
+    rows and the tree's top nodes stepped in a thread's own copies, merged every
+    merge_every predictions (kernels/cpu.py's `thread_rows`; 0 and 0 on one thread)."""
     if config.cbow:
         mean = config.cbow_mean
 
-        def cbow(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, private):
+        def cbow(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, *private):
             return cbow_train_cpu(ids, ends, b.sampling, b.tree, b.window, b.negative, mean,
-                                  input_vectors, output_vectors, lr0, lr1, pair, noise, private)
+                                  input_vectors, output_vectors, lr0, lr1, pair, noise,
+                                  *private)
         return cbow
     skipgram = sgns_train_windows_cpu if config.shared_negatives else sgns_train_cpu
 
-    def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, private):
+    def sg(ids, ends, b, input_vectors, output_vectors, lr0, lr1, pair, noise, *private):
         return skipgram(ids, ends, b.sampling, b.tree, b.window, b.negative, input_vectors,
-                        output_vectors, lr0, lr1, pair, noise, private)
+                        output_vectors, lr0, lr1, pair, noise, *private)
     return sg
 
 
