@@ -26,3 +26,15 @@ def test_initial_tables_are_word2vecs_start():
     assert input_vectors.dtype == np.float32 and input_vectors.shape == (50, 10)
     assert np.abs(input_vectors).max() <= 0.05 and not output_vectors.any()
     np.testing.assert_array_equal(input_vectors, initial_tables(50, 10, seed=1)[0])
+
+
+def test_the_input_table_is_one_draw_taken_a_block_at_a_time():
+    """initial_tables draws INIT_BLOCK rows at a time (its float64 draws never a whole
+    table): the numbers of one (V, d) draw, across block boundaries."""
+    from w2v.streams import INIT_BLOCK
+
+    for rows in (1, INIT_BLOCK, 2 * INIT_BLOCK + 3):
+        input_vectors, output_vectors = initial_tables(rows, 5, 11, rows + 2)
+        whole = np.random.default_rng(11).uniform(-0.1, 0.1, (rows, 5)).astype(np.float32)
+        np.testing.assert_array_equal(input_vectors, whole)
+        assert output_vectors.shape == (rows + 2, 5) and not output_vectors.any()

@@ -39,12 +39,22 @@ def epoch_streams(seed: int, epoch: int, rows: range) -> np.ndarray:
                       for stream in (PAIR, NOISE)] for row in rows], dtype=np.uint64)
 
 
+INIT_BLOCK = 4096  # rows of float64 draws at a time (`initial_tables`)
+
+
 def initial_tables(vocab_size: int, dim: int, seed: int, output_rows: int | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """word2vec's start, float32: input rows (V, d) uniform in ±0.5/dim, output rows zero,
-    `output_rows` of them (default V; TrainConfig.output_rows adds the tree's nodes)."""
+    `output_rows` of them (default V; TrainConfig.output_rows adds the tree's nodes).
+
+    The float64 draws come INIT_BLOCK rows at a time, the same numbers as one (V, d) draw:
+    a whole float64 table beside the float32 one set the run's peak memory."""
     rng = np.random.default_rng(seed)
     bound = 0.5 / dim
-    return (rng.uniform(-bound, bound, (vocab_size, dim)).astype(np.float32),
+    input_vectors = np.empty((vocab_size, dim), dtype=np.float32)
+    for start in range(0, vocab_size, INIT_BLOCK):
+        rows = input_vectors[start:start + INIT_BLOCK]
+        rows[...] = rng.uniform(-bound, bound, rows.shape)
+    return (input_vectors,
             np.zeros((vocab_size if output_rows is None else output_rows, dim),
                      dtype=np.float32))

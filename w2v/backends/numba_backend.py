@@ -20,23 +20,33 @@ from w2v.config import TrainConfig
 from w2v.kernels.cpu import cbow_train_cpu, sgns_train_cpu, sgns_train_windows_cpu
 
 
-PRIVATE_HOT_WORDS = 1000
+PRIVATE_HOT_WORDS = 3000
 """The most frequent words whose rows (input, and output under negative sampling) each of
-several threads steps in a copy of its own (kernels/cpu.py's `thread_rows`)."""
+several threads steps in a copy of its own (kernels/cpu.py's `thread_rows`): 4.8 MB a
+thread at dim 100 (the copies, and the copies as of the last merge)."""
 PRIVATE_TREE_NODES = 255
 """The top inner nodes of the tree that each of several threads steps in a copy of its own:
 the rows every prediction touches."""
 MERGE_EVERY = 4096
 """Predictions between two merges of a thread's private rows into the shared tables.
 
-Two threads, default skip-gram, gut8's first 2M words, one epoch in process, interleaved
-rounds (2026-11-30). This machine's two threads run in one of two phases, which change
-from minute to minute (README, "Two threads, two speeds"). Against nothing private:
-- 1,000 hot words merged every 4,096: 1.18x in the slow phase (1,177k against 987k
-  words/s), 0.97x in the fast one (1,476k against 1,520k);
-- merged every 1,024: 1.17x slow, 0.95x fast;
-- 100 hot words: 1.09x slow, 0.96x fast;
-- the whole tables private: 1,300-1,340k in either phase, its merges the cost."""
+This machine's two threads run in one of two phases, which change from minute to minute
+(README, "Two threads, two speeds"); private hot rows pay in the slow one. Words/s of two
+threads on gut8's first 2M words, one epoch in process, each pair of figures from the
+same interleaved rounds (2026-11-30), against no private hot words:
+
+| kernel, private hot words, merged every | slow phase | fast phase |
+|---|---|---|
+| windows (default), 100, 1,024 | 1.09x | 0.96x |
+| windows, 1,000, 1,024 | 1.17x | 0.95x |
+| windows, 1,000, 4,096 | 1.18x (1,177k / 987k) | 0.97x (1,476k / 1,520k) |
+| windows, 3,000, 4,096 | 1.26x (1,257k / 998k) | 0.97x (1,473k / 1,520k) |
+| per pair, 1,000, 4,096 | 1.43x (465k / 325k) | 1.15x (935k / 816k) |
+
+Per pair, 3,000 hot words made 556k words/s in the slow phase where 1,000 made 470k and
+10,000 (merged every 8,192) 722k. The whole tables private ran at 1,300-1,340k in both
+phases (windows; merged every 16,384, the merges its cost, and two copies of the tables
+a thread)."""
 
 
 def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatches,
