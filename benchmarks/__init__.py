@@ -57,23 +57,25 @@ def publish(lines: list[str], out: str | None, module: str, argv: list[str] | No
     return text
 
 
-def interleaved(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
-    """Each run's rate (pairs/s, what the callable returns) in each of `rounds` rounds, the
+def interleaved(runs: dict[str, Callable[[], float]], rounds: int, unit: str = "pairs/s"
+                ) -> dict[str, list[float]]:
+    """Each run's rate (in `unit`, what the callable returns) in each of `rounds` rounds, the
     runs interleaved within a round so that this machine's swings fall on all of them alike;
     prints each rate as it comes."""
     rates: dict[str, list[float]] = {name: [] for name in runs}
     for r in range(rounds):
         for name, run in runs.items():
             rates[name].append(run())
-            print(f"round {r + 1} {name}: {rates[name][-1]:,.0f} pairs/s", flush=True)
+            print(f"round {r + 1} {name}: {rates[name][-1]:,.0f} {unit}", flush=True)
     return rates
 
 
-def rates_table(rates: dict[str, list[float]], reference: str, label: str) -> list[str]:
-    """Markdown lines: each run's median pairs/s, its rounds in millions, and its median over
-    the median of run `reference` (the column headed "× `label`")."""
+def rates_table(rates: dict[str, list[float]], reference: str, label: str,
+                unit: str = "pairs/s") -> list[str]:
+    """Markdown lines: each run's median rate (in `unit`), its rounds in millions, and its
+    median over the median of run `reference` (the column headed "× `label`")."""
     median = {name: statistics.median(values) for name, values in rates.items()}
-    lines = [f"| run | pairs/s | per round | × {label} |", "|---|---|---|---|"]
+    lines = [f"| run | {unit} | per round | × {label} |", "|---|---|---|---|"]
     for name, values in rates.items():
         lines.append(f"| {name} | {median[name]:,.0f} | "
                      + " / ".join(f"{v / 1e6:.2f}M" for v in values)

@@ -8,8 +8,9 @@ The pairs, tables and loop are benchmarks/roofline.py's (`probe` with `hot`: ids
 beforehand from the slice's frequencies). Before timing, every id below P in a thread's
 share of the pairs is remapped to that thread's own copy of the row, past the shared table,
 so the threads never write the same hot row; no merging is timed. That makes it an upper
-bound on what the numba kernels could gain from stepping the hot rows in per-thread copies
-merged every thousand predictions or so (as `private_rows` does for the tree's top nodes).
+bound on what the numba kernels gain from stepping the hot rows in per-thread copies merged
+every few thousand predictions (kernels/cpu.py's `thread_rows`; benchmarks/private_rows.py
+measures the kernels themselves).
 P = 0 is the shared table, the roofline's own probe. Rounds are interleaved; medians.
 """
 

@@ -120,3 +120,33 @@ def test_the_hot_rows_probe_gives_each_thread_rows_no_other_thread_writes():
     assert thread_rows[0] & thread_rows[1] == set(range(hot, rows))  # only cold rows shared
     kept = np.full(rows, 1 / rows)
     assert probe(rows, 8, 5, 1000, threads, kept, kept, repeats=1, hot=hot) > 0
+
+
+def test_private_rows_places_each_round_in_the_phase_its_shared_run_shows():
+    from benchmarks.private_rows import phase_ratios
+
+    rates = {"1 thread": [800.0, 800.0, 820.0], "P = 0": [1500.0, 1000.0, 1520.0],
+             "P = 3000": [1450.0, 1250.0, 1475.0]}
+    phases = phase_ratios(rates, "1 thread", "P = 0", 1.5)
+    assert phases["slow"]["P = 3000"] == [1.25]  # round 2: 1000 < 1.5 × 800
+    fast_ratios = phases["fast"]["P = 3000"]
+    assert [round(r, 4) for r in fast_ratios] == [round(1450 / 1500, 4), round(1475 / 1520, 4)]
+    assert phases["fast"]["P = 0"] == [1.0, 1.0]
+
+
+def test_private_rows_measures_the_backends_own_chunks(tmp_path):
+    """A short run of the benchmark itself, through the backend's train_chunk, on the
+    shipped corpus: every run of every kernel measured, both files written."""
+    import json
+
+    from benchmarks.private_rows import main
+
+    out = tmp_path / "private_rows"
+    main(["--corpus", "data/novels.txt.gz", "--words", "20000", "--rounds", "1",
+          "--kernels", "windows,cbow", "--hot", "0,50", "--out", str(out)])
+    data = json.loads((out.with_suffix(".json")).read_text())
+    for kernel in ("windows", "cbow"):
+        rates = data["kernels"][kernel]["rates"]
+        assert set(rates) == {"1 thread", "2 threads, P = 0", "2 threads, P = 50"}
+        assert all(len(r) == 1 and r[0] > 0 for r in rates.values())
+    assert "P = 50" in (out.with_suffix(".md")).read_text()

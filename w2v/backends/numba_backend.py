@@ -11,6 +11,7 @@ learning rate falls linearly with the position of each word.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,43 +21,37 @@ from w2v.config import TrainConfig
 from w2v.kernels.cpu import cbow_train_cpu, sgns_train_cpu, sgns_train_windows_cpu
 
 
-PRIVATE_HOT_WORDS = 3000
-"""The most frequent words whose rows (input, and output under negative sampling) each of
-several threads steps in a copy of its own (kernels/cpu.py's `thread_rows`): 4.8 MB a
-thread at dim 100 (the copies, and the copies as of the last merge)."""
-PRIVATE_TREE_NODES = 255
-"""The top inner nodes of the tree that each of several threads steps in a copy of its own:
-the rows every prediction touches."""
-MERGE_EVERY = 4096
-"""Predictions between two merges of a thread's private rows into the shared tables.
+@dataclass(frozen=True)
+class PrivateRows:
+    """The rows each of several threads steps in copies of its own (kernels/cpu.py's
+    `thread_rows`), merged into the shared tables every `merge_every` predictions and at
+    the end of its slice: the `hot_words` most frequent words' rows (input, and output
+    under negative sampling) and the tree's `tree_nodes` top inner nodes. Threads that
+    write the same rows at once fight over their cache lines, and on this machine that
+    can halve two threads' speed (README, "Two speeds for two threads"). The copies take
+    (hot_words + tree_nodes) · d · 16 bytes a thread: 4.8 MB at the defaults and dim 100.
+    Measured in benchmarks/results/private_rows.md (benchmarks/private_rows.py)."""
+    hot_words: int = 3000
+    tree_nodes: int = 255
+    merge_every: int = 4096
 
-This machine's two threads run in one of two phases, which change from minute to minute
-(README, "Two threads, two speeds"); private hot rows pay in the slow one. Words/s of two
-threads on gut8's first 2M words, one epoch in process, each pair of figures from the
-same interleaved rounds (2026-11-30), against no private hot words:
-
-| kernel, private hot words, merged every | slow phase | fast phase |
-|---|---|---|
-| windows (default), 100, 1,024 | 1.09x | 0.96x |
-| windows, 1,000, 1,024 | 1.17x | 0.95x |
-| windows, 1,000, 4,096 | 1.18x (1,177k / 987k) | 0.97x (1,476k / 1,520k) |
-| windows, 3,000, 4,096 | 1.26x (1,257k / 998k) | 0.97x (1,473k / 1,520k) |
-| per pair, 1,000, 4,096 | 1.43x (465k / 325k) | 1.15x (935k / 816k) |
-
-Per pair, 3,000 hot words made 556k words/s in the slow phase where 1,000 made 470k and
-10,000 (merged every 8,192) 722k. The whole tables private ran at 1,300-1,340k in both
-phases (windows; merged every 16,384, the merges its cost, and two copies of the tables
-a thread)."""
+    def kernel_args(self, threads: int) -> tuple[int, int, int]:
+        """The kernels' (hot_words, private_nodes, merge_every): nothing private on one
+        thread, which then steps the shared rows exactly as w2v.heads does."""
+        if threads == 1:
+            return 0, 0, self.merge_every
+        return self.hot_words, self.tree_nodes, self.merge_every
 
 
 def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatches,
                 input_vectors: np.ndarray, output_vectors: np.ndarray, lr_begin: float,
-                lr_end: float, streams: np.ndarray, pool: ThreadPoolExecutor | None) -> Trained:
+                lr_end: float, streams: np.ndarray, pool: ThreadPoolExecutor | None,
+                private: PrivateRows = PrivateRows()) -> Trained:
     """Train one chunk with a fused kernel (`chunk_kernel`), one slice of whole sentences
     per row of `streams` ((threads, 2) uint64, advanced in place), on `pool`'s threads
     (Hogwild on the shared float32 tables: input (V, d), output (V + tree nodes, d)); the
     learning rate falls linearly from lr_begin at the chunk's first id to lr_end after its
-    last.
+    last. Several threads step `private`'s rows in copies of their own.
 
     ids: (N,) int32 whole sentences; ends: (S,) int64 their end offsets in ids."""
     threads = len(streams)
@@ -64,15 +59,14 @@ def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatch
     bounds = [0, *(int(ends[c - 1]) if c > 0 else 0 for c in cuts), len(ids)]
     sentence_bounds = [0, *cuts.tolist(), len(ends)]
     step = (lr_end - lr_begin) / max(len(ids), 1)
-    private = ((PRIVATE_HOT_WORDS, PRIVATE_TREE_NODES, MERGE_EVERY) if threads > 1
-               else (0, 0, MERGE_EVERY))  # one thread: the shared rows
+    kernel_private = private.kernel_args(threads)
 
     def run(t):
         a, b = bounds[t], bounds[t + 1]
         s0, s1 = sentence_bounds[t], sentence_bounds[t + 1]
         return kernel(ids[a:b], ends[s0:s1] - a, batches, input_vectors, output_vectors,
                       lr_begin + step * a, lr_begin + step * b, streams[t, 0:1],
-                      streams[t, 1:2], *private)
+                      streams[t, 1:2], *kernel_private)
 
     results = list(pool.map(run, range(threads))) if threads > 1 else [run(0)]
     return Trained(sum(n for n, _ in results), sum(loss for _, loss in results))
@@ -84,7 +78,7 @@ def chunk_kernel(config: TrainConfig):
     merge_every) -> (predictions, loss sum): CBOW, or skip-gram with targets shared per
     window (HogBatch) or drawn per pair. hot_words, private_nodes: the most frequent words'
     rows and the tree's top nodes stepped in a thread's own copies, merged every
-    merge_every predictions (kernels/cpu.py's `thread_rows`; 0 and 0 on one thread)."""
+    merge_every predictions (`PrivateRows.kernel_args`)."""
     if config.cbow:
         mean = config.cbow_mean
 

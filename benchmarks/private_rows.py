@@ -1,0 +1,134 @@
+"""Private hot rows in the numba kernels, measured: two threads' words/s when each steps the
+P most frequent words' rows in copies of its own (w2v/backends/numba_backend.py's
+`PrivateRows`, kernels/cpu.py's `thread_rows`), against P = 0 and against one thread.
+
+    python -m benchmarks.private_rows --corpus ../shared/corpora/gut8.gz --words 2000000 \\
+        --rounds 12 --out benchmarks/results/private_rows
+
+One process. A pass trains one epoch of the slice from word2vec's start through the backend's
+own `train_chunk`, as a run does, and reports words/s; the runs are interleaved, a round
+each. Two threads on this machine run in one of two phases that change from minute to
+minute (README, "Two speeds for two threads"), so medians alone mix them. Each round is
+also placed in a phase by its P = 0 run: slow where two threads made less than `--fast`
+times the same round's one thread, fast otherwise. The ratios against P = 0 are taken
+within a round, then their median over the rounds of each phase is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+from benchmarks import interleaved, publish, rates_table
+from benchmarks.compare_gensim import GENSIM_LINE_WORDS, write_split_copy
+from w2v.backends.numba_backend import PrivateRows, chunk_kernel, train_chunk
+from w2v.config import TrainConfig
+from w2v.prepare import prepare
+from w2v.streams import epoch_streams, initial_tables
+
+KERNELS = {"windows": "skip-gram, negatives shared per window (the default)",
+           "pairs": "skip-gram per pair (--no-shared-negatives)",
+           "cbow": "CBOW, negative sampling"}
+
+
+def epoch_rate(batches, words: int, config: TrainConfig, threads: int, private: PrivateRows,
+               pool: ThreadPoolExecutor) -> float:
+    """Words/s of one epoch of `batches` (a vocabulary of `words`) on `threads` threads from
+    word2vec's start, the learning rate falling from config.alpha to config.min_alpha."""
+    encoded = batches.encoded
+    input_vectors, output_vectors = initial_tables(words, config.dim, config.seed,
+                                                   config.output_rows(words))
+    kernel = chunk_kernel(config)
+    streams = epoch_streams(config.seed, 0, range(threads))
+    total, fall = encoded.n_ids, config.alpha - config.min_alpha
+    tick = time.perf_counter()
+    for c in range(encoded.n_chunks):
+        ids, ends = encoded.chunk(c)
+        start = encoded.chunk_id_start(c)
+        train_chunk(kernel, ids, ends, batches, input_vectors, output_vectors,
+                    config.alpha - fall * start / total,
+                    config.alpha - fall * (start + len(ids)) / total, streams,
+                    pool if threads > 1 else None, private)
+    return encoded.tokens / (time.perf_counter() - tick)
+
+
+def phase_ratios(rates: dict[str, list[float]], one: str, shared: str, fast: float
+                 ) -> dict[str, dict[str, list[float]]]:
+    """Per phase ("slow", "fast"), each run's ratios to `shared` within a round; a round is
+    fast where `shared` made at least `fast` times `one` in it."""
+    phases: dict[str, dict[str, list[float]]] = {"slow": {}, "fast": {}}
+    for r, (single, base) in enumerate(zip(rates[one], rates[shared])):
+        phase = phases["fast" if base >= fast * single else "slow"]
+        for name, values in rates.items():
+            phase.setdefault(name, []).append(values[r] / base)
+    return phases
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", default="data/novels.txt.gz")
+    p.add_argument("--words", type=int, default=2_000_000)
+    p.add_argument("--kernels", default="windows,pairs", help=f"of {', '.join(KERNELS)}")
+    p.add_argument("--hot", default="0,1000,3000", help="P values: hot words a thread")
+    p.add_argument("--merge-every", type=int, default=PrivateRows().merge_every)
+    p.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
+    p.add_argument("--fast", type=float, default=1.5,
+                   help="a round is fast where P = 0 made this many times one thread")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    kernels = args.kernels.split(",")
+    with tempfile.TemporaryDirectory() as tmp:  # the slice as compare_gensim copies it
+        copy = Path(tmp) / "corpus.txt"
+        write_split_copy(Path(args.corpus), copy, args.words, GENSIM_LINE_WORDS)
+        prepared = {}
+        for kernel in kernels:
+            config = TrainConfig(threads=2, cbow=kernel == "cbow",
+                                 alpha=0.05 if kernel == "cbow" else 0.025,
+                                 shared_negatives=kernel != "pairs").validated()
+            _, vocab, batches = prepare(str(copy), config)
+            prepared[kernel] = config, len(vocab), batches
+    hots = [int(h) for h in args.hot.split(",")]
+    lines = [f"Private hot rows: two threads' words/s, {Path(args.corpus).name}'s first "
+             f"{args.words:,} words, one epoch a pass, dim 100, window 5, K = 5, each of two "
+             f"threads stepping the P most frequent words' rows in copies of its own, merged "
+             f"every {args.merge_every:,} predictions; {args.rounds} interleaved rounds. A "
+             f"round is fast where P = 0 made at least {args.fast}x the round's one thread.", ""]
+    data = {"rounds": args.rounds, "merge_every": args.merge_every, "fast": args.fast,
+            "kernels": {}}
+    with ThreadPoolExecutor(2) as pool:
+        for kernel in kernels:
+            config, words, batches = prepared[kernel]
+            runs = {"1 thread": (1, PrivateRows(0, 0, args.merge_every))}
+            runs.update({f"2 threads, P = {h:,}": (2, PrivateRows(h, PrivateRows().tree_nodes,
+                                                                  args.merge_every))
+                         for h in hots})
+            for threads, private in runs.values():  # numba's cache, and the page cache
+                epoch_rate(batches, words, config, threads, private, pool)
+            rates = interleaved({name: partial(epoch_rate, batches, words, config, threads,
+                                               private, pool)
+                                 for name, (threads, private) in runs.items()}, args.rounds,
+                                "words/s")
+            shared = f"2 threads, P = {hots[0]:,}"
+            phases = phase_ratios(rates, "1 thread", shared, args.fast)
+            lines += [f"**{KERNELS[kernel]}**", "",
+                      *rates_table(rates, "1 thread", "1 thread", "words/s"), "",
+                      f"| run | × {shared}, slow rounds | × {shared}, fast rounds |",
+                      "|---|---|---|"]
+            for name in rates:
+                cells = [f"{statistics.median(phases[ph][name]):.2f} ({len(phases[ph][name])})"
+                         if phases[ph] else "–" for ph in ("slow", "fast")]
+                lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+            lines.append("")
+            batches.encoded.close()
+            data["kernels"][kernel] = {"rates": rates, "phases": phases}
+    lines.append("In parentheses: how many rounds fell in the phase.")
+    publish(lines, args.out, "benchmarks.private_rows", argv, data)
+
+
+if __name__ == "__main__":
+    main()
