@@ -8,16 +8,15 @@ P most frequent words' rows in copies of its own (w2v/backends/numba_backend.py'
 One process. A pass trains one epoch of the slice from word2vec's start through the backend's
 own `train_chunk`, as a run does, and reports words/s; the runs are interleaved, a round
 each. Two threads on this machine run in one of two phases that change from minute to
-minute (README, "Two speeds for two threads"), so medians alone mix them. Each round is
-also placed in a phase by its P = 0 run: slow where two threads made less than `--fast`
-times the same round's one thread, fast otherwise. The ratios against P = 0 are taken
-within a round, then their median over the rounds of each phase is reported.
+minute, within a round too (README, "Two speeds for two threads"), so each run's rounds
+are bimodal and a median mixes the phases in whatever share they fell. The table also
+gives each run's best and slowest round: over enough rounds, its level in the fast phase
+and in the slow one, each against P = 0's.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -57,16 +56,15 @@ def epoch_rate(batches, words: int, config: TrainConfig, threads: int, private: 
     return encoded.tokens / (time.perf_counter() - tick)
 
 
-def phase_ratios(rates: dict[str, list[float]], one: str, shared: str, fast: float
-                 ) -> dict[str, dict[str, list[float]]]:
-    """Per phase ("slow", "fast"), each run's ratios to `shared` within a round; a round is
-    fast where `shared` made at least `fast` times `one` in it."""
-    phases: dict[str, dict[str, list[float]]] = {"slow": {}, "fast": {}}
-    for r, (single, base) in enumerate(zip(rates[one], rates[shared])):
-        phase = phases["fast" if base >= fast * single else "slow"]
-        for name, values in rates.items():
-            phase.setdefault(name, []).append(values[r] / base)
-    return phases
+def levels_table(rates: dict[str, list[float]], shared: str) -> list[str]:
+    """Markdown lines: each run's best and slowest round (words/s) and each over `shared`'s
+    best and slowest."""
+    lines = [f"| run | best round | × {shared} | slowest round | × {shared} |",
+             "|---|---|---|---|---|"]
+    for name, values in rates.items():
+        lines.append(f"| {name} | {max(values):,.0f} | {max(values) / max(rates[shared]):.2f} "
+                     f"| {min(values):,.0f} | {min(values) / min(rates[shared]):.2f} |")
+    return lines
 
 
 def main(argv=None):
@@ -77,8 +75,6 @@ def main(argv=None):
     p.add_argument("--hot", default="0,1000,3000", help="P values: hot words a thread")
     p.add_argument("--merge-every", type=int, default=PrivateRows().merge_every)
     p.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
-    p.add_argument("--fast", type=float, default=1.5,
-                   help="a round is fast where P = 0 made this many times one thread")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     kernels = args.kernels.split(",")
@@ -96,10 +92,8 @@ def main(argv=None):
     lines = [f"Private hot rows: two threads' words/s, {Path(args.corpus).name}'s first "
              f"{args.words:,} words, one epoch a pass, dim 100, window 5, K = 5, each of two "
              f"threads stepping the P most frequent words' rows in copies of its own, merged "
-             f"every {args.merge_every:,} predictions; {args.rounds} interleaved rounds. A "
-             f"round is fast where P = 0 made at least {args.fast}x the round's one thread.", ""]
-    data = {"rounds": args.rounds, "merge_every": args.merge_every, "fast": args.fast,
-            "kernels": {}}
+             f"every {args.merge_every:,} predictions; {args.rounds} interleaved rounds.", ""]
+    data = {"rounds": args.rounds, "merge_every": args.merge_every, "kernels": {}}
     with ThreadPoolExecutor(2) as pool:
         for kernel in kernels:
             config, words, batches = prepared[kernel]
@@ -113,20 +107,11 @@ def main(argv=None):
                                                private, pool)
                                  for name, (threads, private) in runs.items()}, args.rounds,
                                 "words/s")
-            shared = f"2 threads, P = {hots[0]:,}"
-            phases = phase_ratios(rates, "1 thread", shared, args.fast)
             lines += [f"**{KERNELS[kernel]}**", "",
                       *rates_table(rates, "1 thread", "1 thread", "words/s"), "",
-                      f"| run | × {shared}, slow rounds | × {shared}, fast rounds |",
-                      "|---|---|---|"]
-            for name in rates:
-                cells = [f"{statistics.median(phases[ph][name]):.2f} ({len(phases[ph][name])})"
-                         if phases[ph] else "–" for ph in ("slow", "fast")]
-                lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
-            lines.append("")
+                      *levels_table(rates, f"2 threads, P = {hots[0]:,}"), ""]
             batches.encoded.close()
-            data["kernels"][kernel] = {"rates": rates, "phases": phases}
-    lines.append("In parentheses: how many rounds fell in the phase.")
+            data["kernels"][kernel] = {"rates": rates}
     publish(lines, args.out, "benchmarks.private_rows", argv, data)
 
 

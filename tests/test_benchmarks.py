@@ -122,16 +122,13 @@ def test_the_hot_rows_probe_gives_each_thread_rows_no_other_thread_writes():
     assert probe(rows, 8, 5, 1000, threads, kept, kept, repeats=1, hot=hot) > 0
 
 
-def test_private_rows_places_each_round_in_the_phase_its_shared_run_shows():
-    from benchmarks.private_rows import phase_ratios
+def test_private_rows_gives_each_runs_best_and_slowest_round_against_the_shared_runs():
+    from benchmarks.private_rows import levels_table
 
-    rates = {"1 thread": [800.0, 800.0, 820.0], "P = 0": [1500.0, 1000.0, 1520.0],
-             "P = 3000": [1450.0, 1250.0, 1475.0]}
-    phases = phase_ratios(rates, "1 thread", "P = 0", 1.5)
-    assert phases["slow"]["P = 3000"] == [1.25]  # round 2: 1000 < 1.5 × 800
-    fast_ratios = phases["fast"]["P = 3000"]
-    assert [round(r, 4) for r in fast_ratios] == [round(1450 / 1500, 4), round(1475 / 1520, 4)]
-    assert phases["fast"]["P = 0"] == [1.0, 1.0]
+    rates = {"P = 0": [1500.0, 1000.0, 1520.0], "P = 3000": [1450.0, 1250.0, 1475.0]}
+    lines = levels_table(rates, "P = 0")
+    assert lines[2] == "| P = 0 | 1,520 | 1.00 | 1,000 | 1.00 |"
+    assert lines[3] == "| P = 3000 | 1,475 | 0.97 | 1,250 | 1.25 |"
 
 
 def test_private_rows_measures_the_backends_own_chunks(tmp_path):
