@@ -81,13 +81,14 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:  # the slice as compare_gensim copies it
         copy = Path(tmp) / "corpus.txt"
         write_split_copy(Path(args.corpus), copy, args.words, GENSIM_LINE_WORDS)
-        prepared = {}
-        for kernel in kernels:
-            config = TrainConfig(threads=2, cbow=kernel == "cbow",
-                                 alpha=0.05 if kernel == "cbow" else 0.025,
-                                 shared_negatives=kernel != "pairs").validated()
-            _, vocab, batches = prepare(str(copy), config)
-            prepared[kernel] = config, len(vocab), batches
+        # one vocabulary and encoding for every kernel: the fused kernels read only the
+        # batches' sampling, tree, window and negative, which the kernels share
+        configs = {kernel: TrainConfig(threads=2, cbow=kernel == "cbow",
+                                       alpha=0.05 if kernel == "cbow" else 0.025,
+                                       shared_negatives=kernel != "pairs").validated()
+                   for kernel in kernels}
+        _, vocab, batches = prepare(str(copy), configs[kernels[0]])
+        words = len(vocab)
     hots = [int(h) for h in args.hot.split(",")]
     lines = [f"Private hot rows: two threads' words/s, {Path(args.corpus).name}'s first "
              f"{args.words:,} words, one epoch a pass, dim 100, window 5, K = 5, each of two "
@@ -95,8 +96,7 @@ def main(argv=None):
              f"every {args.merge_every:,} predictions; {args.rounds} interleaved rounds.", ""]
     data = {"rounds": args.rounds, "merge_every": args.merge_every, "kernels": {}}
     with ThreadPoolExecutor(2) as pool:
-        for kernel in kernels:
-            config, words, batches = prepared[kernel]
+        for kernel, config in configs.items():
             runs = {"1 thread": (1, PrivateRows(0, 0, args.merge_every))}
             runs.update({f"2 threads, P = {h:,}": (2, PrivateRows(h, PrivateRows().tree_nodes,
                                                                   args.merge_every))
@@ -110,8 +110,8 @@ def main(argv=None):
             lines += [f"**{KERNELS[kernel]}**", "",
                       *rates_table(rates, "1 thread", "1 thread", "words/s"), "",
                       *levels_table(rates, f"2 threads, P = {hots[0]:,}"), ""]
-            batches.encoded.close()
             data["kernels"][kernel] = {"rates": rates}
+    batches.encoded.close()
     publish(lines, args.out, "benchmarks.private_rows", argv, data)
 
 

@@ -332,8 +332,8 @@ def thread_rows(input_vectors, output_vectors, node_base, negative, hot_words, p
     cache lines; each stepping its own copy, merged every few thousand predictions, they
     do not. On the tree's nodes: 2 threads on CBOW-HS made 1.41x one thread's words/s
     before, 1.79x with the top 255 nodes private, merged every 1,024 (gut8's first 2.1M
-    words, median of 5 rounds in one process); on the hot words, w2v/backends/
-    numba_backend.py's MERGE_EVERY. hot_words = private_nodes = 0: nothing private."""
+    words, median of 5 rounds in one process); on the hot words,
+    benchmarks/results/private_rows.md. hot_words = private_nodes = 0: nothing private."""
     n_words = input_vectors.shape[0]
     hot_in = min(hot_words, n_words)
     hot_out = hot_in if negative > 0 else 0
@@ -345,9 +345,9 @@ def thread_rows(input_vectors, output_vectors, node_base, negative, hot_words, p
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def slot(hot, first_node, t):
     """Where a thread steps row t of a Rows' table (given its `hot` and `first_node`):
-    (True, the row's index in private) or (False, t, its index in shared). Scalars only: a kernel then takes the row
-    as `private[i] if in_private else shared[i]` in its own body, with the Rows' arrays
-    unpacked there once. A helper that returned the view (or took the arrays and chose
+    (True, the row's index in private) or (False, t, its index in shared). Scalars only: a
+    kernel takes the row as `private[i] if mine else shared[i]` in its own body, with the
+    Rows unpacked there once. A helper that returned the view (or took the arrays and chose
     between them) made numba count references on every row (an atomic increment of the
     shared table's count, which two threads then fight over): the skip-gram kernel ran
     at 0.69 of its speed on one thread."""
@@ -359,20 +359,21 @@ def slot(hot, first_node, t):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def merge_private(rows):
-    """Adds each private row's change since the last merge (private − merged) to its shared
-    row, then takes the shared row, which holds the other threads' merged changes too, as
-    the new private and merged copies. A kernel merges every `merge_every` predictions
-    (counting down `until_merge`) and at its end."""
-    for j in range(rows.private.shape[0]):
-        t = j if j < rows.hot else rows.first_node + j - rows.hot
-        shared = rows.shared[t]
-        private, merged = rows.private[j], rows.merged[j]
-        for x in range(shared.shape[0]):
-            value = shared[x] + (private[x] - merged[x])
-            shared[x] = value
-            private[x] = value
-            merged[x] = value
+def merge_private(inputs, outputs):
+    """For both tables' Rows: adds each private row's change since the last merge
+    (private − merged) to its shared row, then takes the shared row, which holds the other
+    threads' merged changes too, as the new private and merged copies. A kernel merges
+    every `merge_every` predictions (counting down `until_merge`) and at its end."""
+    for rows in (inputs, outputs):
+        for j in range(rows.private.shape[0]):
+            t = j if j < rows.hot else rows.first_node + j - rows.hot
+            shared = rows.shared[t]
+            private, merged = rows.private[j], rows.merged[j]
+            for x in range(shared.shape[0]):
+                value = shared[x] + (private[x] - merged[x])
+                shared[x] = value
+                private[x] = value
+                merged[x] = value
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True, inline="always")
@@ -386,8 +387,7 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, outputs, steps):
     (>= T,) float32 scratch. Every score is taken at the rows as they were before the
     step, then the rows move (a target listed twice gets both updates). Returns the loss.
     """
-    shared, private, hot, first_node = outputs.shared, outputs.private, outputs.hot, \
-        outputs.first_node
+    shared, private, _, hot, first_node = outputs
     n_targets = targets.shape[0]
     loss = 0.0
     repeated = False
@@ -396,21 +396,21 @@ def head_update_cpu(h, grad, targets, labels, repeatable, lr, outputs, steps):
         if k < repeatable:
             for m in range(k):
                 repeated |= targets[m] == t
-        in_private, i = slot(hot, first_node, t)
-        target = private[i] if in_private else shared[i]
+        mine, i = slot(hot, first_node, t)
+        target = private[i] if mine else shared[i]
         term, steps[k] = sgns_term_cpu(dot(h, target), labels[k] > 0.5, lr)
         loss += term
     if repeated:  # a row listed twice: all gradients first, then all updates
         for k in range(n_targets):
-            in_private, i = slot(hot, first_node, targets[k])
-            axpy(steps[k], private[i] if in_private else shared[i], grad)
+            mine, i = slot(hot, first_node, targets[k])
+            axpy(steps[k], private[i] if mine else shared[i], grad)
         for k in range(n_targets):
-            in_private, i = slot(hot, first_node, targets[k])
-            axpy(steps[k], h, private[i] if in_private else shared[i])
+            mine, i = slot(hot, first_node, targets[k])
+            axpy(steps[k], h, private[i] if mine else shared[i])
     else:  # the common case: each row read, then moved
         for k in range(n_targets):
-            in_private, i = slot(hot, first_node, targets[k])
-            read_and_step(steps[k], private[i] if in_private else shared[i], h, grad)
+            mine, i = slot(hot, first_node, targets[k])
+            read_and_step(steps[k], private[i] if mine else shared[i], h, grad)
     return loss
 
 
@@ -422,9 +422,9 @@ def sgns_update_cpu(center, targets, labels, repeatable, lr, inputs, outputs, sc
     outputs: the tables as Rows; scratch: (d + T,) float32. Exactly w2v.heads on a batch
     of one (negative sampling: w2v.sgns).
     """
-    shared, private = inputs.shared, inputs.private
-    in_private, i = slot(inputs.hot, inputs.first_node, center)
-    h = private[i] if in_private else shared[i]
+    shared, private, _, hot, first_node = inputs
+    mine, i = slot(hot, first_node, center)
+    h = private[i] if mine else shared[i]
     dim = h.shape[0]
     grad = scratch[:dim]
     grad[:] = 0.0
@@ -506,12 +506,10 @@ def sgns_train_cpu(ids, sentence_ends, sampling, tree, window, negative, input_v
                 n_pairs += 1
             until_merge -= 1
             if until_merge == 0:
-                merge_private(inputs)
-                merge_private(outputs)
+                merge_private(inputs, outputs)
                 until_merge = merge_every
         start = end
-    merge_private(inputs)
-    merge_private(outputs)
+    merge_private(inputs, outputs)
     return n_pairs, loss
 
 
@@ -527,36 +525,34 @@ def sgns_window_update_cpu(contexts, targets, labels, lr, inputs, outputs, steps
     per window instead of once per pair: that is the saving (Ji et al. 2016). Returns the
     summed loss.
     """
-    in_shared, in_private_rows, in_hot, in_first = inputs.shared, inputs.private, \
-        inputs.hot, inputs.first_node
-    shared, private, hot, first_node = outputs.shared, outputs.private, outputs.hot, \
-        outputs.first_node
+    in_shared, in_private, _, in_hot, in_first = inputs
+    shared, private, _, hot, first_node = outputs
     m = contexts.shape[0]
     n_targets = targets.shape[0]
     loss = 0.0
     for a in range(m):
-        in_private, i = slot(in_hot, in_first, contexts[a])
-        h = in_private_rows[i] if in_private else in_shared[i]
+        mine, i = slot(in_hot, in_first, contexts[a])
+        h = in_private[i] if mine else in_shared[i]
         for k in range(n_targets):
-            out_private, j = slot(hot, first_node, targets[k])
-            target = private[j] if out_private else shared[j]
+            mine, j = slot(hot, first_node, targets[k])
+            target = private[j] if mine else shared[j]
             term, steps[a, k] = sgns_term_cpu(dot(h, target), labels[k] > 0.5, lr)
             loss += term
     grads[:m] = 0.0
     for k in range(n_targets):  # grads[a] += Σ_k steps[a, k] · target k, k in order
-        out_private, j = slot(hot, first_node, targets[k])
-        target = private[j] if out_private else shared[j]
+        mine, j = slot(hot, first_node, targets[k])
+        target = private[j] if mine else shared[j]
         for a in range(m):
             axpy(steps[a, k], target, grads[a])
     for k in range(n_targets):  # target k += Σ_a steps[a, k] · input a
-        out_private, j = slot(hot, first_node, targets[k])
-        target = private[j] if out_private else shared[j]
+        mine, j = slot(hot, first_node, targets[k])
+        target = private[j] if mine else shared[j]
         for a in range(m):
-            in_private, i = slot(in_hot, in_first, contexts[a])
-            axpy(steps[a, k], in_private_rows[i] if in_private else in_shared[i], target)
+            mine, i = slot(in_hot, in_first, contexts[a])
+            axpy(steps[a, k], in_private[i] if mine else in_shared[i], target)
     for a in range(m):
-        in_private, i = slot(in_hot, in_first, contexts[a])
-        axpy(1.0, grads[a], in_private_rows[i] if in_private else in_shared[i])
+        mine, i = slot(in_hot, in_first, contexts[a])
+        axpy(1.0, grads[a], in_private[i] if mine else in_shared[i])
     return loss
 
 
@@ -608,12 +604,10 @@ def sgns_train_windows_cpu(ids, sentence_ends, sampling, tree, window, negative,
             n_pairs += m
             until_merge -= 1
             if until_merge == 0:
-                merge_private(inputs)
-                merge_private(outputs)
+                merge_private(inputs, outputs)
                 until_merge = merge_every
         start = end
-    merge_private(inputs)
-    merge_private(outputs)
+    merge_private(inputs, outputs)
     return n_pairs, loss
 
 
@@ -646,8 +640,7 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
     repeatable = 1 + negative if negative > 0 else 0
     inputs, outputs = thread_rows(input_vectors, output_vectors, node_base, negative,
                                   hot_words, private_nodes)
-    in_shared, in_private_rows, in_hot, in_first = inputs.shared, inputs.private, \
-        inputs.hot, inputs.first_node
+    in_shared, in_private, _, in_hot, in_first = inputs
     until_merge = merge_every
     predictions = 0
     loss = 0.0
@@ -664,8 +657,8 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
             h[:] = 0.0
             for c in range(lo, hi):
                 if c != i:
-                    in_private, r = slot(in_hot, in_first, kept[c])
-                    axpy(1.0, in_private_rows[r] if in_private else in_shared[r], h)
+                    mine, r = slot(in_hot, in_first, kept[c])
+                    axpy(1.0, in_private[r] if mine else in_shared[r], h)
             if cbow_mean:
                 h *= np.float32(1.0 / m)
             t = fill_targets(kept[i], negative, noise_state, accept, alias, tree, node_base,
@@ -675,17 +668,15 @@ def cbow_train_cpu(ids, sentence_ends, sampling, tree, window, negative, cbow_me
                                     steps)
             for c in range(lo, hi):
                 if c != i:
-                    in_private, r = slot(in_hot, in_first, kept[c])
-                    axpy(1.0, grad, in_private_rows[r] if in_private else in_shared[r])
+                    mine, r = slot(in_hot, in_first, kept[c])
+                    axpy(1.0, grad, in_private[r] if mine else in_shared[r])
             predictions += 1
             until_merge -= 1
             if until_merge == 0:
-                merge_private(inputs)
-                merge_private(outputs)
+                merge_private(inputs, outputs)
                 until_merge = merge_every
         start = end
-    merge_private(inputs)
-    merge_private(outputs)
+    merge_private(inputs, outputs)
     return predictions, loss
 
 
