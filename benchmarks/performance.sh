@@ -45,7 +45,7 @@ run python -m benchmarks.scaling --corpus $GUT8 --words 2000000 --threads 1,2 --
 run python -m benchmarks.compare_gensim --corpus $DICTIONARY --rounds 3 --epochs 5 --threads 2 \
     --systems numba-shared,numba,gensim --out $OUT/dictionary_numba
 # Private hot rows: two threads with and without them, in each of the machine's two phases.
-run python -m benchmarks.private_rows --corpus $GUT8 --words 2000000 --rounds 12 \
+run python -m benchmarks.private_rows --corpus $GUT8 --words 2000000 --kernels windows,pairs,cbow --rounds 12 \
     --out $OUT/private_rows
 # The ceiling, with every system of gut8_speed placed against it (reads gut8_speed.json).
 run python -m benchmarks.roofline --corpus $GUT8 --words 2000000 --repeats 9 --out $OUT/roofline

@@ -271,6 +271,21 @@ def test_thread_rows_are_the_hot_words_and_the_top_nodes():
     assert private(inputs, tree, 5, 80, 255) == [(50, 50, 50), (50, 50, 99)]
 
 
+def test_only_the_per_pair_kernel_steps_hot_words_in_private_copies():
+    """Where private hot words paid when measured (benchmarks/results/private_rows.md): the
+    per-pair skip-gram kernel; the tree's top nodes are private in every mode."""
+    from w2v.backends.numba_backend import HOT_WORDS_PER_PAIR, private_rows
+
+    def hot(**settings):
+        rows = private_rows(TrainConfig(backend="numba", **settings))
+        assert rows.tree_nodes > 0
+        return rows.hot_words
+
+    assert hot(shared_negatives=False) == HOT_WORDS_PER_PAIR > 0
+    assert hot(shared_negatives=False, hs=True, negative=0) == HOT_WORDS_PER_PAIR
+    assert hot() == hot(hs=True) == hot(cbow=True) == hot(cbow=True, shared_negatives=False) == 0
+
+
 @pytest.mark.parametrize("hot_words,private_nodes", [(0, 1), (0, 7), (0, 10_000), (3, 0),
                                                      (40, 7), (10_000, 10_000)])
 @pytest.mark.parametrize("negative", [0, 3])

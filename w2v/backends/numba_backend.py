@@ -29,9 +29,9 @@ class PrivateRows:
     under negative sampling) and the tree's `tree_nodes` top inner nodes. Threads that
     write the same rows at once fight over their cache lines, and on this machine that
     can halve two threads' speed (README, "Two speeds for two threads"). The copies take
-    (hot_words + tree_nodes) · d · 16 bytes a thread: 4.8 MB at the defaults and dim 100.
+    (hot_words + tree_nodes) · d · 16 bytes a thread. `private_rows` picks them for a run.
     Measured in benchmarks/results/private_rows.md (benchmarks/private_rows.py)."""
-    hot_words: int = 3000
+    hot_words: int = 0
     tree_nodes: int = 255
     merge_every: int = 4096
 
@@ -72,6 +72,22 @@ def train_chunk(kernel, ids: np.ndarray, ends: np.ndarray, batches: ExampleBatch
     return Trained(sum(n for n, _ in results), sum(loss for _, loss in results))
 
 
+HOT_WORDS_PER_PAIR = 3000
+"""Private hot words of the per-pair skip-gram kernel. Each of its pairs writes the
+context's input row and 1 + K output rows, so the most frequent words' rows are written by
+both threads all the time; the other kernels write a window's output rows once per window.
+Measured on 2 threads (benchmarks/results/private_rows.md, 12 rounds): per pair 1.21x the
+median words/s with 3,000 private words; negatives shared per window 0.94x, so none there."""
+
+
+def private_rows(config: TrainConfig) -> PrivateRows:
+    """The rows each thread of `config`'s kernel (`chunk_kernel`) steps in its own copies:
+    the tree's top nodes always (hierarchical softmax), and the hot words only for
+    skip-gram drawn per pair (`HOT_WORDS_PER_PAIR`)."""
+    per_pair = not config.cbow and not config.shared_negatives
+    return PrivateRows(hot_words=HOT_WORDS_PER_PAIR if per_pair else 0)
+
+
 def chunk_kernel(config: TrainConfig):
     """The fused kernel `config` asks for, as kernel(ids, ends, batches, input_vectors,
     output_vectors, lr_begin, lr_end, pair_state, noise_state, hot_words, private_nodes,
@@ -106,7 +122,7 @@ class NumbaBackend(Backend):
         encoded = batches.encoded
         self.batches, self.encoded = batches, encoded
         self.input_vectors, self.output_vectors = input_vectors, output_vectors
-        self.kernel = chunk_kernel(config)
+        self.kernel, self.private = chunk_kernel(config), private_rows(config)
         self.corpus_words = encoded.tokens
         self.stream_rows = range(config.worker_threads)
         self.span_bounds = np.array([encoded.chunk_id_start(c) for c in range(encoded.n_chunks + 1)],
@@ -126,7 +142,7 @@ class NumbaBackend(Backend):
         ids, ends = self.encoded.chunk(span.index)
         return train_chunk(self.kernel, ids, ends, self.batches, self.input_vectors,
                            self.output_vectors, span.lr_begin, span.lr_end, self.streams,
-                           self.pool)
+                           self.pool, self.private)
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         return self.input_vectors, self.output_vectors

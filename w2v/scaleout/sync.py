@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from w2v.backends.base import Backend, Span, Trained
-from w2v.backends.numba_backend import chunk_kernel, train_chunk
+from w2v.backends.numba_backend import chunk_kernel, private_rows, train_chunk
 from w2v.batches import CHUNK_WORDS, EncodedCorpus, ExampleBatches
 from w2v.config import TrainConfig
 from w2v.io.corpus import Corpus
@@ -355,7 +355,7 @@ class ShardWorker:
         sentences = Corpus(paths, config.max_sentence_length, shard)
         self.encoded = EncodedCorpus(sentences, vocab, chunk_words=min(CHUNK_WORDS, sync_words))
         self.batches = ExampleBatches(self.encoded, vocab, config)
-        self.kernel = chunk_kernel(config)
+        self.kernel, self.private = chunk_kernel(config), private_rows(config)
         self.tables = [np.array(t, dtype=np.float32) for t in tables]
         self.snapshot = [t.copy() for t in self.tables]
         self.streams = np.zeros((threads, 2), np.uint64)
@@ -381,7 +381,7 @@ class ShardWorker:
         tick = time.perf_counter()
         ids, ends = self.encoded.chunk(round_)
         trained = train_chunk(self.kernel, ids, ends, self.batches, *self.tables, lr_begin,
-                              lr_end, self.streams, self.pool)
+                              lr_end, self.streams, self.pool, self.private)
         self.moved, deltas = map(list, zip(*(RowDelta.moved(t, s) for t, s in
                                              zip(self.tables, self.snapshot))))
         return Report(self.index, deltas, len(ids), trained.pairs, trained.loss_sum,
