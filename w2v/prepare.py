@@ -73,8 +73,7 @@ def memory_needed(config: TrainConfig, vocab_size: int) -> dict[str, int]:
     settings alone: what matters is the order of magnitude)."""
     dim, window, negative = config.dim, config.window, config.negative
     needs = {"the two (V, d) float32 tables": (2 + config.hs) * vocab_size * dim * 4,
-             "their float64 start, a block at a time":
-                 min(vocab_size, INIT_BLOCK) * dim * 8,
+             "their float64 start, a block at a time": min(vocab_size, INIT_BLOCK) * dim * 8,
              "each thread's window buffers": config.worker_threads * 2 * window
              * (dim + 1 + negative) * 4}
     if config.resolved_backend == "keras":
