@@ -47,6 +47,8 @@ run python -m benchmarks.compare_gensim --corpus $DICTIONARY --rounds 3 --epochs
 # Private hot rows: two threads with and without them, in each of the machine's two phases.
 run python -m benchmarks.private_rows --corpus $GUT8 --words 2000000 --kernels windows,pairs,cbow --rounds 12 \
     --out $OUT/private_rows
+# The same, as an upper bound: the ceiling's pairs with each thread's hot rows its own.
+run python -m benchmarks.hot_rows --corpus $GUT8 --words 2000000 --rounds 3 --out $OUT/hot_rows
 # The ceiling, with every system of gut8_speed placed against it (reads gut8_speed.json).
 run python -m benchmarks.roofline --corpus $GUT8 --words 2000000 --repeats 9 --out $OUT/roofline
 # Where the keras backend's epoch goes.
@@ -71,4 +73,6 @@ run python -m benchmarks.compare_gensim --corpus $GUT8 --rounds 3 --epochs 5 --t
     --mode cbow-hs --alpha 0.05 --systems numba-shared,gensim --pair-set $MEN --out $OUT/gut8_cbow-hs
 run python -m benchmarks.compare_gensim --corpus $GUT8 --rounds 3 --epochs 5 --threads 2 \
     --mode sg-hs --systems numba-shared,gensim --pair-set $MEN --out $OUT/gut8_sg-hs
+# Peak memory follows the vocabulary, not the text (the README's Reliability section).
+run python -m benchmarks.memory --corpus $GUT8 --big-bytes 0 --out $OUT/memory_same_vocab
 echo "== $(date +%H:%M:%S) done" >&2
