@@ -3,7 +3,7 @@
 # after the other, at one commit, on an otherwise idle machine. Each writes its own
 # benchmarks/results/NAME.{md,json}, headed by its command, the date and the commit.
 #
-#     benchmarks/performance.sh              # about 90 minutes on 2 cores (measured on 2026-11-30)
+#     benchmarks/performance.sh              # 90 min to 2 h 40 on 2 cores, by the machine's stretch (2026-11-30)
 #     benchmarks/performance.sh --dry-run    # print the commands only
 #
 # Needs ../shared (corpora/gut8.gz, corpora/dictionary-en.txt.gz, eval/EN-MEN-TR-3k.txt).
