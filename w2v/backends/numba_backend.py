@@ -76,11 +76,11 @@ HOT_WORDS_PER_PAIR = 3000
 """Private hot words of the per-pair skip-gram kernel. Each of its pairs writes the
 context's input row and 1 + K output rows, so the most frequent words' rows are written by
 both threads all the time; the other kernels write a window's output rows once a window.
-On 2 threads, three 12-round runs of benchmarks/private_rows.py (README, "Private hot
-rows") gave 3,000 private words against none: per pair 1.21x, 0.96x and 1.17x the median
-words/s and 1.04x, 1.35x and 1.36x the slowest round; negatives shared per window 0.94x,
-1.07x and 1.02x; CBOW 0.93x, 0.91x and 0.97x. Their 5.2 MB a thread buys the per-pair
-kernel speed; the others, none that separates from the noise, so they go without."""
+benchmarks/private_rows.py measures 3,000 private words against none on 2 threads; its
+runs (the README's "Private hot rows" tables them) gave the per-pair kernel 0.96-1.21x the
+median words/s and 1.04-1.36x the slowest round, the other kernels nothing outside the
+noise (0.91-1.07x). Their 5.2 MB a thread buys the per-pair kernel speed; the others go
+without."""
 
 
 def private_rows(config: TrainConfig) -> PrivateRows:
