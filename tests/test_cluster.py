@@ -37,9 +37,13 @@ def corpus(tmp_path):
     return path
 
 
-def test_the_local_instance_listens_on_loopback_only(local_ray):
+def test_the_local_instance_listens_on_loopback_only(local_ray, monkeypatch):
+    """No address means a local instance of our own: neither RAY_ADDRESS (here a port where
+    nothing listens) nor the last `ray start` on this machine (/tmp/ray/ray_current_cluster,
+    read the same way) redirects it; `--ray-address auto` asks for them."""
     from w2v.scaleout.ray_cluster import RaySpec, start_ray
 
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")
     start_ray(RaySpec(1))
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
     listening = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout

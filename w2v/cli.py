@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train --workers N Ray actors, each on its shard, synchronising "
                           "their sparse changes every --sync-words words")
     ray.add_argument("--ray-address", default=None, metavar="ADDR",
-                     help="join this Ray cluster (e.g. auto) instead of starting a local one")
+                     help="join this Ray cluster (auto: RAY_ADDRESS's, else this machine's "
+                          "last `ray start`) instead of starting a local one")
     ray.add_argument("--sync-words", type=int, default=None, metavar="N",
                      help="words each worker trains between synchronisations "
                           "(default 25,000 / (workers − 1): 25,000 for 2, 3,571 for 8, "

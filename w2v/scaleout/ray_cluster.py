@@ -81,6 +81,11 @@ def start_ray(spec: RaySpec):
     """Connect to spec.address, or start a local instance bound to 127.0.0.1 (no
     dashboard, no usage statistics). Returns (the ray module, whether this call started it).
 
+    With no address the instance is always a new one of our own (ray.init's "local"): left
+    to itself, ray.init would join the cluster named by RAY_ADDRESS or the last `ray start`
+    on this machine (its record outlives a killed head) and fail on our num_cpus. "auto"
+    asks for those.
+
     On Linux Ray replaces a loopback node address with the host's (a node must be
     reachable by others); RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 turns that off, and every
     server of the instance then listens on 127.0.0.1 (checked with `ss -ltn`). It is read
@@ -99,7 +104,8 @@ def start_ray(spec: RaySpec):
             raise ClusterError(f"cannot join the Ray cluster at {spec.address}: "
                                f"{str(err).splitlines()[0]}") from None
     else:
-        ray.init(num_cpus=max(spec.workers * spec.threads, os.cpu_count() or 1),
+        ray.init(address="local",
+                 num_cpus=max(spec.workers * spec.threads, os.cpu_count() or 1),
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     reclaim_signals()  # SIGINT/SIGTERM stop the run at a sync, checkpointed, not at once
     return ray, True
