@@ -38,9 +38,8 @@ def corpus(tmp_path):
 
 
 def test_the_local_instance_listens_on_loopback_only(local_ray, monkeypatch):
-    """No address means a local instance of our own: neither RAY_ADDRESS (here a port where
-    nothing listens) nor the last `ray start` on this machine (/tmp/ray/ray_current_cluster,
-    read the same way) redirects it; `--ray-address auto` asks for them."""
+    """No address means a local instance of our own, even with RAY_ADDRESS naming a port
+    where nothing listens (start_ray's docstring says why)."""
     from w2v.scaleout.ray_cluster import RaySpec, start_ray
 
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")
